@@ -1,0 +1,117 @@
+package realtime
+
+import (
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+)
+
+// player is what a socket carries between events.
+type player struct {
+	board    string
+	initials string
+}
+
+// room is the Socket.IO room of a board. Every emit goes to a room rather
+// than to everyone, so boards stay apart and the Redis adapter (which only
+// carries room broadcasts across nodes) reaches every node.
+func room(boardName string) socket.Room { return socket.Room("board:" + boardName) }
+
+// attach wires the lesson's events. It reads like the lesson's io.js on
+// purpose: io.On("connection"), socket.On("add-circle"), io.Emit.
+func (s *Server) attach(io *socket.Server) {
+	io.On("connection", func(args ...any) {
+		socket := args[0].(*socket.Socket)
+		me := &player{board: board.Default}
+		socket.SetData(me)
+		socket.Join(room(me.board))
+		everyone := io.To(room(me.board))
+
+		socket.On("register-player", func(args ...any) {
+			args, ack := splitAck(args)
+			initials, err := board.ParseInitials(first(args))
+			if err != nil {
+				s.reject(socket, "register-player", ack, err)
+				return
+			}
+			s.boardMu.Lock()
+			defer s.boardMu.Unlock()
+			ctx, cancel := s.ctx()
+			defer cancel()
+			list, err := s.store.Join(ctx, me.board, board.Player{ID: string(socket.Id()), Initials: initials})
+			if err != nil {
+				s.reject(socket, "register-player", ack, err)
+				return
+			}
+			me.initials = initials
+			_ = everyone.Emit("update-player-list", list)
+			ok(ack)
+		})
+
+		socket.On("add-circle", func(args ...any) {
+			args, ack := splitAck(args)
+			circle, err := board.ParseCircle(first(args))
+			if err == nil && me.initials != "" {
+				circle.Initials = me.initials // the server, not the client, says who drew it
+			}
+			if err == nil && circle.Initials == "" {
+				err = errNotRegistered
+			}
+			if err != nil {
+				s.reject(socket, "add-circle", ack, err)
+				return
+			}
+			s.boardMu.Lock()
+			defer s.boardMu.Unlock()
+			ctx, cancel := s.ctx()
+			defer cancel()
+			if err := s.store.AddCircle(ctx, me.board, circle); err != nil {
+				s.reject(socket, "add-circle", ack, err)
+				return
+			}
+			_ = everyone.Emit("add-circle", circle)
+			ok(ack)
+		})
+
+		for _, name := range ClearEvents {
+			socket.On(name, func(args ...any) {
+				_, ack := splitAck(args)
+				s.boardMu.Lock()
+				defer s.boardMu.Unlock()
+				ctx, cancel := s.ctx()
+				defer cancel()
+				if err := s.store.Clear(ctx, me.board); err != nil {
+					s.reject(socket, name, ack, err)
+					return
+				}
+				// Relayed under the name received, then under the other names,
+				// so a class mixing clients that listen for different names
+				// still clears together. Arguments are dropped: clients ignore
+				// them, and relaying them would hand a sender's payload to
+				// every page.
+				_ = everyone.Emit(name)
+				for _, alias := range ClearEvents {
+					if alias != name {
+						_ = everyone.Emit(alias)
+					}
+				}
+				ok(ack)
+			})
+		}
+
+		socket.On("disconnect", func(...any) {
+			s.boardMu.Lock()
+			defer s.boardMu.Unlock()
+			ctx, cancel := s.ctx()
+			defer cancel()
+			list, removed, err := s.store.Leave(ctx, me.board, string(socket.Id()))
+			if err != nil {
+				s.log.Error("removing player", "socket", socket.Id(), "err", err)
+				return
+			}
+			if removed {
+				_ = everyone.Emit("update-player-list", list)
+			}
+		})
+	})
+}

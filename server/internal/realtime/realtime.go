@@ -1,0 +1,138 @@
+// Package realtime is the Socket.IO side of the app: it attaches the
+// lesson's events (add-circle, clear, register-player, update-player-list)
+// to a zishang520 Socket.IO server and keeps boards in a board.Store.
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+)
+
+// ClearEvents are the names students give the "clear" event in their
+// code-alongs. Each is accepted and relayed under the name it came with.
+var ClearEvents = []string{"clear", "clear-display", "clear-circles", "clear-page", "clearCircles", "remove-circle"}
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	Store  board.Store // defaults to an in-memory store
+	// MaxHTTPBufferSize caps one Engine.IO message or polling body.
+	MaxHTTPBufferSize int64
+	// StoreTimeout bounds each store call made for one event.
+	StoreTimeout time.Duration
+}
+
+// DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
+// circles from a client is never sent; an add-circle is ~100 bytes) with
+// generous room, and keeps a hostile client's single message small.
+const DefaultMaxHTTPBufferSize = 16 << 10
+
+// Server is one node's Socket.IO endpoint. Create it with New.
+type Server struct {
+	io       *socket.Server
+	engine   http.Handler
+	sessions *sessions
+	store  board.Store
+	log    *slog.Logger
+	opts   Options
+
+	// boardMu serialises "change the store, then tell everyone" per node, so
+	// every client sees board and player-list changes in the store's order
+	// (two registrations must not deliver their lists newest-first).
+	boardMu sync.Mutex
+}
+
+// New builds a Socket.IO server with the app's events attached.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Store == nil {
+		opts.Store = board.NewMemory()
+	}
+	if opts.MaxHTTPBufferSize <= 0 {
+		opts.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 5 * time.Second
+	}
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts}
+
+	so := socket.DefaultServerOptions()
+	so.SetServeClient(false) // the web package serves the embedded bundle
+	so.SetAllowEIO3(true)    // socket.io-client 2.x, which the lesson pinned
+	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
+	so.SetPingInterval(25 * time.Second)
+	so.SetPingTimeout(20 * time.Second)
+	s.io = socket.NewServer(nil, so)
+	s.engine = s.io.ServeHandler(nil)
+	s.sessions = newSessions(s.io.Engine())
+	s.attach(s.io)
+	return s
+}
+
+// Handler serves Engine.IO requests (mount it at /socket.io/).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveEngine) }
+
+// Close disconnects every client and stops the engine.
+func (s *Server) Close() error {
+	done := make(chan error, 1)
+	s.io.Close(func(err error) { done <- err })
+	if err := <-done; err != nil {
+		return fmt.Errorf("closing socket.io: %w", err)
+	}
+	return nil
+}
+
+// ctx bounds one event's store calls.
+func (s *Server) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.StoreTimeout)
+}
+
+// reply answers the sender: through its ack when it asked for one, else
+// with an error-message event. Rejections are logged, never relayed.
+func (s *Server) reject(so *socket.Socket, event string, ack socket.Ack, err error) {
+	msg := err.Error()
+	if !errors.Is(err, board.ErrInvalid) {
+		msg = "server error, try again"
+	}
+	s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
+	if ack != nil {
+		ack([]any{map[string]any{"ok": false, "error": msg}}, nil)
+		return
+	}
+	_ = so.Emit("error-message", map[string]any{"event": event, "error": msg})
+}
+
+// ok acknowledges a successful event when the client asked for an ack.
+func ok(ack socket.Ack) {
+	if ack != nil {
+		ack([]any{map[string]any{"ok": true}}, nil)
+	}
+}
+
+// splitAck separates a trailing ack callback from an event's arguments.
+func splitAck(args []any) ([]any, socket.Ack) {
+	if n := len(args); n > 0 {
+		if ack, isAck := args[n-1].(socket.Ack); isAck {
+			return args[:n-1], ack
+		}
+	}
+	return args, nil
+}
+
+func first(args []any) any {
+	if len(args) == 0 {
+		return nil
+	}
+	return args[0]
+}

@@ -1,0 +1,109 @@
+// Package web holds the HTTP side: every route of the app in one place,
+// the page, static files, the Socket.IO client bundle and the guards in
+// front of Socket.IO.
+package web
+
+import (
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+)
+
+// Config is what the routes need.
+type Config struct {
+	Logger *slog.Logger
+	// Views and Public are the page's templates and static files
+	// (the repo's views/ and public/ directories).
+	Views, Public fs.FS
+	// ReloadViews re-parses templates on each request (students editing views/).
+	ReloadViews bool
+	// SocketIO serves Engine.IO requests under /socket.io/.
+	SocketIO http.Handler
+	// MaxBody caps Socket.IO polling bodies (the engine's MaxHttpBufferSize).
+	MaxBody int64
+}
+
+// NewHandler returns the app's HTTP handler: all routes are declared here.
+func NewHandler(cfg Config) (http.Handler, error) {
+	pages, err := newPages(cfg.Views, cfg.ReloadViews)
+	if err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery(), accessLog(cfg.Logger))
+	r.HandleMethodNotAllowed = false
+
+	r.GET("/", pages.board(board.Default))
+	r.GET("/b/:name", pages.namedBoard)
+	r.Any("/socket.io/*path", socketIO(cfg.SocketIO, cfg.MaxBody))
+	r.NoRoute(static(cfg.Public))
+	return r, nil
+}
+
+// static serves public/ for GET and HEAD, like express.static in the lesson.
+func static(public fs.FS) gin.HandlerFunc {
+	files := http.FileServerFS(public)
+	return func(c *gin.Context) {
+		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			c.String(http.StatusNotFound, "404 page not found")
+			return
+		}
+		files.ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+type pages struct {
+	views  fs.FS
+	reload bool
+	tmpl   *template.Template
+}
+
+func newPages(views fs.FS, reload bool) (*pages, error) {
+	p := &pages{views: views, reload: reload}
+	t, err := p.parse()
+	if err != nil {
+		return nil, err
+	}
+	p.tmpl = t
+	return p, nil
+}
+
+func (p *pages) parse() (*template.Template, error) {
+	return template.ParseFS(p.views, "*.html")
+}
+
+func (p *pages) namedBoard(c *gin.Context) {
+	name := c.Param("name")
+	if !board.ValidName(name) {
+		c.String(http.StatusNotFound, "no such board: a board name is 1–32 letters, digits or '-'")
+		return
+	}
+	p.board(name)(c)
+}
+
+func (p *pages) board(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		t := p.tmpl
+		if p.reload {
+			var err error
+			if t, err = p.parse(); err != nil {
+				c.String(http.StatusInternalServerError, "views/: %v", err)
+				return
+			}
+		}
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		c.Status(http.StatusOK)
+		if err := t.ExecuteTemplate(c.Writer, "index.html", map[string]any{
+			"Board":     name,
+			"IsDefault": name == board.Default,
+		}); err != nil {
+			_ = c.Error(err)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer is the real server, started through run() on a free port.
+type testServer struct {
+	URL  string // http://127.0.0.1:port
+	Port int
+	stop context.CancelFunc
+	done chan error
+	logs *syncBuffer
+}
+
+// startServer runs the server with the given environment until the test ends.
+func startServer(t testing.TB, env map[string]string, args ...string) *testServer {
+	t.Helper()
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{
+		URL:  "http://127.0.0.1:" + strconv.Itoa(port),
+		Port: port,
+		stop: cancel,
+		done: make(chan error, 1),
+		logs: &syncBuffer{},
+	}
+	getenv := func(k string) string { return env[k] }
+	argv := append([]string{"server", "-addr", "127.0.0.1:" + strconv.Itoa(port), "-dir", ".."}, args...)
+	go func() { s.done <- run(ctx, argv, getenv, s.logs) }()
+	t.Cleanup(func() { s.Stop(t) })
+	s.waitReady(t)
+	return s
+}
+
+// Stop shuts the server down and fails the test if run returned an error.
+func (s *testServer) Stop(t testing.TB) {
+	t.Helper()
+	s.stop()
+	select {
+	case err, ok := <-s.done:
+		if ok && err != nil {
+			t.Errorf("run: %v", err)
+		}
+		close(s.done)
+	case <-time.After(30 * time.Second):
+		t.Errorf("server did not stop within 30s")
+	}
+}
+
+func (s *testServer) waitReady(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.done:
+			t.Fatalf("server exited early: %v\n%s", err, s.logs.String())
+		default:
+		}
+		resp, err := http.Get(s.URL + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling for readiness, not asserting
+	}
+	t.Fatalf("server not ready in 20s\n%s", s.logs.String())
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects the server's log output safely across goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Contains(s string) bool {
+	return bytes.Contains([]byte(b.String()), []byte(s))
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	realtimecircles "github.com/realtime-circles/realtime-circles"
+	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
+	"github.com/realtime-circles/realtime-circles/server/internal/web"
+)
+
+// run starts the server and blocks until ctx is cancelled, then drains.
+// Tests call it directly to start the real server.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Parse(args[1:], getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	views, public, onDisk, err := pageFiles(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	rt := realtime.New(realtime.Options{Logger: log})
+	handler, err := web.NewHandler(web.Config{
+		Logger:      log,
+		Views:       views,
+		Public:      public,
+		ReloadViews: onDisk,
+		SocketIO:    rt.Handler(),
+		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
+	})
+	if err != nil {
+		return fmt.Errorf("building routes: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("listening", "addr", ln.Addr().String(), "page_files", map[bool]string{true: "disk", false: "embedded"}[onDisk])
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	// Socket.IO first: it tells clients to go (so they reconnect elsewhere)
+	// and releases the long-polling requests Shutdown would wait for.
+	if err := rt.Close(); err != nil {
+		log.Error("closing socket.io", "err", err)
+	}
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutting down http: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// pageFiles finds views/ and public/: in dir if given, else in the working
+// directory if it has them (a checkout, a Heroku slug), else the copy
+// embedded at build time.
+func pageFiles(dir string) (views, public fs.FS, onDisk bool, err error) {
+	candidate := dir
+	if candidate == "" {
+		candidate = "."
+	}
+	if isDir(filepath.Join(candidate, "views")) && isDir(filepath.Join(candidate, "public")) {
+		return os.DirFS(filepath.Join(candidate, "views")), os.DirFS(filepath.Join(candidate, "public")), true, nil
+	}
+	if dir != "" {
+		return nil, nil, false, fmt.Errorf("-dir %s: no views/ and public/ there", dir)
+	}
+	views, _ = fs.Sub(realtimecircles.Files, "views")
+	public, _ = fs.Sub(realtimecircles.Files, "public")
+	return views, public, false, nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
