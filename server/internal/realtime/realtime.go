@@ -41,9 +41,9 @@ type Server struct {
 	io       *socket.Server
 	engine   http.Handler
 	sessions *sessions
-	store  board.Store
-	log    *slog.Logger
-	opts   Options
+	store    board.Store
+	log      *slog.Logger
+	opts     Options
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
