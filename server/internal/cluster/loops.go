@@ -145,11 +145,13 @@ func (n *Node) reap(ctx context.Context) {
 // so a down Redis is retried at a gentle pace.
 func (n *Node) listen() {
 	ps := n.rdb.Subscribe(n.ctx, n.key("changed"))
-	defer func() { _ = ps.Close() }()
+	// Receive ignores ctx once it is reading; closing the PubSub ends it.
+	stop := context.AfterFunc(n.ctx, func() { _ = ps.Close() })
+	defer stop()
 	for {
 		msg, err := ps.Receive(n.ctx)
 		if err != nil {
-			if n.ctx.Err() != nil {
+			if n.ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
 				return
 			}
 			n.failed("subscribe", err)
