@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -198,7 +196,7 @@ func TestClusterListConverges(t *testing.T) {
 func TestClusterNodeKilled(t *testing.T) {
 	r := startRedis(t)
 	bin := buildServer(t)
-	victim := startProcess(t, bin, clusterEnv(r))
+	victim := startProcess(t, bin, map[string]string{"REDIS_URL": r.URL(), "NODE_ID": "victim"})
 	survivor := startServer(t, clusterEnv(r))
 
 	x := dial(t, victim.testServer, sioclient.Options{})
@@ -346,12 +344,14 @@ func buildServer(t testing.TB) string {
 // procServer is the server as a child process.
 type procServer struct {
 	*testServer
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	waited chan struct{} // closed when the process has exited
 }
 
+// kill sends SIGKILL and waits for the process to be gone.
 func (p *procServer) kill() {
 	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+	<-p.waited
 }
 
 func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
@@ -367,17 +367,35 @@ func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &procServer{testServer: &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, logs: logs}, cmd: cmd}
-	t.Cleanup(p.kill)
+	p := &procServer{testServer: &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, logs: logs}, cmd: cmd, waited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.waited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("server process output:\n%s", logs.String())
+		}
+	})
+	// Ready when /healthz names this process: the port was free when
+	// picked, but another process on a shared machine may have taken it.
+	exited := p.waited
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		var h health
+		resp, err := http.Get(p.URL + "/healthz")
 		if err == nil {
-			conn.Close()
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if err == nil && h.Node == env["NODE_ID"] {
 			return p
 		}
-		if time.Now().After(deadline) || errors.Is(err, os.ErrProcessDone) {
-			t.Fatalf("server process not listening: %v\n%s", err, logs.String())
+		select {
+		case <-exited:
+			t.Fatalf("server process exited:\n%s", logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server process not ready (%+v, %v):\n%s", h, err, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond) // polling for readiness
 	}
