@@ -400,3 +400,16 @@ func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
 		time.Sleep(20 * time.Millisecond) // polling for readiness
 	}
 }
+
+// /healthz answers 503 once shutdown has begun, so a balancer stops
+// sending new clients to a draining node.
+func TestHealthDraining(t *testing.T) {
+	ms := &membership{}
+	if h := ms.health(); !h.Ready || h.Redis != "off" {
+		t.Errorf("single node health = %+v", h)
+	}
+	ms.drain(context.Background(), nil)
+	if h := ms.health(); h.Ready || h.Status != "draining" {
+		t.Errorf("draining health = %+v, want not ready", h)
+	}
+}
