@@ -15,6 +15,7 @@ import (
 
 	realtimecircles "github.com/realtime-circles/realtime-circles"
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
 	"github.com/realtime-circles/realtime-circles/server/internal/web"
 )
@@ -32,7 +33,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	rt := realtime.New(realtime.Options{Logger: log})
+	m := metrics.New(realtime.KnownEvents())
+	rtOpts := realtime.Options{Logger: log, Metrics: m}
+	member, err := joinCluster(cfg, log, m, &rtOpts)
+	if err != nil {
+		return err
+	}
+	rt := realtime.New(rtOpts)
+	member.start(rt)
+	defer member.close(log)
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
 		Views:       views,
@@ -40,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ReloadViews: onDisk,
 		SocketIO:    rt.Handler(),
 		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
+		Health:      member.health,
+		Metrics:     m.Handler(),
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)
@@ -64,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	member.drain(shutdownCtx, log)
 	// Socket.IO first: it tells clients to go (so they reconnect elsewhere)
 	// and releases the long-polling requests Shutdown would wait for.
 	if err := rt.Close(); err != nil {

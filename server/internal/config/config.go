@@ -18,6 +18,10 @@ type Config struct {
 	Dir           string        // where views/ and public/ live; "" = use the embedded copy if not found in .
 	LogLevel      slog.Level    // LOG_LEVEL: debug, info, warn, error
 	ShutdownGrace time.Duration // how long SIGTERM waits for clients to go
+	// REDIS_URL (redis:// or rediss://) switches on the cluster; empty = one node.
+	RedisURL       string
+	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
+	NodeID         string // NODE_ID: this process's name in the cluster; default hostname-pid-random
 }
 
 // Parse reads args (without the program name) and getenv.
@@ -37,6 +41,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.Dir, "dir", getenv("ASSETS_DIR"), "directory holding views/ and public/ (env ASSETS_DIR; default: ./ if present, else the embedded copy)")
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
+	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
+	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
+	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
+	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 )
 
 // ClearEvents are the names students give the "clear" event in their
@@ -29,6 +30,10 @@ type Options struct {
 	MaxHTTPBufferSize int64
 	// StoreTimeout bounds each store call made for one event.
 	StoreTimeout time.Duration
+	// Adapter carries emits between nodes (the cluster's Redis adapter);
+	// nil keeps the library's in-memory adapter.
+	Adapter socket.AdapterConstructor
+	Metrics *metrics.Metrics // nil counts nothing
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -73,10 +78,14 @@ func New(opts Options) *Server {
 	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
 	so.SetPingInterval(25 * time.Second)
 	so.SetPingTimeout(20 * time.Second)
+	if opts.Adapter != nil {
+		so.SetAdapter(opts.Adapter)
+	}
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.sessions = newSessions(s.io.Engine())
 	s.attach(s.io)
+	s.instrument()
 	return s
 }
 
@@ -105,6 +114,7 @@ func (s *Server) reject(so *socket.Socket, event string, ack socket.Ack, err err
 	if !errors.Is(err, board.ErrInvalid) {
 		msg = "server error, try again"
 	}
+	s.opts.Metrics.Rejected(event)
 	s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
 	if ack != nil {
 		ack([]any{map[string]any{"ok": false, "error": msg}}, nil)

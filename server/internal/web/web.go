@@ -26,6 +26,9 @@ type Config struct {
 	SocketIO http.Handler
 	// MaxBody caps Socket.IO polling bodies (the engine's MaxHttpBufferSize).
 	MaxBody int64
+	// Health reports /healthz; Metrics serves /metrics (Prometheus).
+	Health  func() Health
+	Metrics http.Handler
 }
 
 // NewHandler returns the app's HTTP handler: all routes are declared here.
@@ -42,6 +45,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	r.GET("/", pages.board(board.Default))
 	r.GET("/b/:name", pages.namedBoard)
 	r.Any("/socket.io/*path", socketIO(cfg.SocketIO, cfg.MaxBody))
+	r.GET("/healthz", healthz(cfg.Health))
+	r.GET("/metrics", metricsRoute(cfg.Metrics))
 	r.NoRoute(static(cfg.Public))
 	return r, nil
 }

@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+	"github.com/realtime-circles/realtime-circles/server/internal/cluster"
+	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
+	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
+)
+
+// redisServer is a real redis-server on a free loopback port, without
+// persistence, killed when the test ends.
+type redisServer struct {
+	t    testing.TB
+	bin  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server not installed: %v", err)
+		}
+		t.Skipf("redis-server not installed: %v", err)
+	}
+	r := &redisServer{t: t, bin: bin, port: freePort(t)}
+	r.Start()
+	t.Cleanup(r.Kill)
+	return r
+}
+
+func (r *redisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
+
+// Start (re)starts the server on its port and waits until it answers.
+func (r *redisServer) Start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("starting redis-server: %v", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port)})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %d not answering", r.port)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for readiness
+	}
+}
+
+// Kill stops the server with SIGKILL, as a crash would.
+func (r *redisServer) Kill() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// testNode is an extra cluster member the test drives directly, to read
+// what Redis holds through the same store the servers use.
+func testNode(t testing.TB, url string) *cluster.Node {
+	t.Helper()
+	n, err := cluster.New(cluster.Options{URL: url, NodeID: "test-reader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+func clusterEnv(r *redisServer) map[string]string { return map[string]string{"REDIS_URL": r.URL()} }
+
+// Every event crosses nodes: player lists, add-circle, each clear alias;
+// all nodes show the same list; circles drawn on node 1 are in Redis for a
+// late joiner on node 3 and survive node 1 stopping.
+func TestClusterEventsCross(t *testing.T) {
+	r := startRedis(t)
+	nodes := []*testServer{startServer(t, clusterEnv(r)), startServer(t, clusterEnv(r)), startServer(t, clusterEnv(r))}
+	var cs []*sioclient.Client
+	for _, n := range nodes {
+		cs = append(cs, dial(t, n, sioclient.Options{}))
+	}
+	for i, ini := range []string{"AA", "BB", "CC"} {
+		register(t, cs[i], ini)
+		for _, c := range cs {
+			waitPlayers(t, c, []string{"AA", "BB", "CC"}[:i+1]...)
+		}
+	}
+
+	// add-circle from each node reaches every node; figures for the report.
+	var worst time.Duration
+	for i, sender := range cs {
+		start := time.Now()
+		if err := sender.Emit("add-circle", map[string]any{"x": i + 1, "y": 2, "dia": 3, "rgba": "red"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			var got board.Circle
+			if err := next(t, c, "add-circle").Decode(0, &got); err != nil {
+				t.Fatal(err)
+			}
+			if int(got.X) != i+1 || got.Initials != []string{"AA", "BB", "CC"}[i] {
+				t.Errorf("client %d got %+v from node %d", i, got, i+1)
+			}
+			worst = max(worst, time.Since(start))
+		}
+	}
+	t.Logf("add-circle to 3 nodes: slowest delivery %v", worst)
+
+	// A late joiner on node 3 gets node 1's circles from the shared store.
+	reader := testNode(t, r.URL())
+	circles, err := reader.Circles(ctxT(t, 5*time.Second), board.Default)
+	if err != nil || len(circles) != 3 {
+		t.Fatalf("circles in redis = %v, %v; want the 3 drawn", circles, err)
+	}
+
+	// Each clear alias sent on node 2 reaches every client under every name.
+	for _, name := range realtime.ClearEvents {
+		if err := cs[1].Emit(name); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			for _, alias := range realtime.ClearEvents {
+				next(t, c, alias)
+			}
+		}
+	}
+	if circles, _ := reader.Circles(ctxT(t, 5*time.Second), board.Default); len(circles) != 0 {
+		t.Errorf("after clear, redis holds %d circles", len(circles))
+	}
+
+	// A circle drawn, then node 1 stops: its players leave the list
+	// everywhere, the circle stays for late joiners.
+	cs[0].Emit("add-circle", map[string]any{"x": 9, "y": 9, "dia": 9, "rgba": "blue"})
+	next(t, cs[2], "add-circle")
+	nodes[0].Stop(t)
+	waitPlayers(t, cs[1], "BB", "CC")
+	waitPlayers(t, cs[2], "BB", "CC")
+	if circles, _ := reader.Circles(ctxT(t, 5*time.Second), board.Default); len(circles) != 1 || circles[0].X != 9 {
+		t.Errorf("after node 1 stopped, redis circles = %v", circles)
+	}
+}
+
+// Registrations racing on three nodes end with every client holding the
+// list Redis holds, whatever order the nodes' emits arrived in.
+func TestClusterListConverges(t *testing.T) {
+	r := startRedis(t)
+	var cs []*sioclient.Client
+	for range 3 {
+		n := startServer(t, clusterEnv(r))
+		cs = append(cs, dial(t, n, sioclient.Options{}), dial(t, n, sioclient.Options{}))
+	}
+	done := make(chan error, len(cs))
+	for i, c := range cs {
+		go func() {
+			_, err := c.EmitWithAck(ctxT(t, 10*time.Second), "register-player", "P"+strconv.Itoa(i))
+			done <- err
+		}()
+	}
+	for range cs {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	truth, err := testNode(t, r.URL()).Players(ctxT(t, 5*time.Second), board.Default)
+	if err != nil || len(truth) != len(cs) {
+		t.Fatalf("redis list = %v, %v", truth, err)
+	}
+	for _, c := range cs {
+		waitPlayers(t, c, truth...)
+	}
+}
+
+// A node killed with SIGKILL leaves no trace: its players vanish from
+// every other node's list within 10 s (heartbeat TTL 5 s + reaper 1 s).
+func TestClusterNodeKilled(t *testing.T) {
+	r := startRedis(t)
+	bin := buildServer(t)
+	victim := startProcess(t, bin, map[string]string{"REDIS_URL": r.URL(), "NODE_ID": "victim"})
+	survivor := startServer(t, clusterEnv(r))
+
+	x := dial(t, victim.testServer, sioclient.Options{})
+	y := dial(t, survivor, sioclient.Options{})
+	register(t, x, "KI")
+	register(t, y, "YY")
+	waitPlayers(t, y, "KI", "YY")
+
+	killed := time.Now()
+	victim.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		ev, err := y.Next(ctx, "update-player-list")
+		if err != nil {
+			t.Fatalf("the killed node's player still listed 10 s after kill -9: %v", err)
+		}
+		var list []string
+		_ = ev.Decode(0, &list)
+		if strings.Join(list, ",") == "YY" {
+			break
+		}
+	}
+	t.Logf("kill -9 → player list without the dead node's players: %v", time.Since(killed))
+}
+
+// Redis dies mid-class: each node keeps serving its own clients (circles
+// and the local list), /healthz says so; when Redis comes back the nodes
+// reconnect by themselves and the list is rebuilt from every node.
+func TestClusterRedisRestart(t *testing.T) {
+	r := startRedis(t)
+	n1, n2 := startServer(t, clusterEnv(r)), startServer(t, clusterEnv(r))
+	a, a2 := dial(t, n1, sioclient.Options{}), dial(t, n1, sioclient.Options{})
+	b := dial(t, n2, sioclient.Options{})
+	register(t, a, "AA")
+	register(t, b, "BB")
+	waitPlayers(t, a2, "AA", "BB")
+
+	r.Kill()
+	waitHealth(t, n1, "down")
+	// Local delivery continues.
+	if _, err := a.EmitWithAck(ctxT(t, 10*time.Second), "add-circle", map[string]any{"x": 1, "y": 1, "dia": 5, "rgba": "red"}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, a2, "add-circle")
+	register(t, a2, "A2")
+	waitPlayers(t, a, "AA", "A2") // node 1 alone knows its own players
+
+	restarted := time.Now()
+	r.Start() // empty: no persistence
+	waitHealth(t, n1, "up")
+	waitHealth(t, n2, "up")
+	waitPlayers(t, b, "AA", "BB", "A2")
+	waitPlayers(t, a, "AA", "BB", "A2")
+	t.Logf("redis restart → list rebuilt on the other node: %v", time.Since(restarted))
+
+	// Emits cross again once the adapter has resubscribed (messages sent
+	// before that are lost, so keep drawing until one arrives).
+	ctx := ctxT(t, 20*time.Second)
+	for i := 0; ; i++ {
+		a.Emit("add-circle", map[string]any{"x": i, "y": 1, "dia": 5, "rgba": "red"})
+		try, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := b.Next(try, "add-circle")
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("add-circle does not cross nodes 20 s after redis restarted")
+		}
+	}
+	t.Logf("redis restart → add-circle crosses nodes again: %v", time.Since(restarted))
+}
+
+// /healthz names the node and Redis state; /metrics counts events.
+func TestClusterHealthAndMetrics(t *testing.T) {
+	r := startRedis(t)
+	s := startServer(t, clusterEnv(r))
+	h := waitHealth(t, s, "up")
+	if h.Node == "" || h.Status != "ok" {
+		t.Errorf("healthz = %+v", h)
+	}
+	c := dial(t, s, sioclient.Options{})
+	register(t, c, "MM")
+	c.Emit("add-circle", map[string]any{"x": 1, "y": 1, "dia": 5, "rgba": "red"})
+	next(t, c, "add-circle")
+	c.Emit("no-such-event-" + strings.Repeat("x", 10))
+	c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle", "bad")
+
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`circles_connected_clients 1`,
+		`circles_events_in_total{event="add-circle"} 2`,
+		`circles_events_in_total{event="other"} 1`,
+		`circles_events_out_total{event="add-circle"} 1`,
+		`circles_events_out_total{event="update-player-list"}`,
+		`circles_events_rejected_total{event="add-circle"} 1`,
+		`circles_redis_errors_total 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+type health struct{ Status, Node, Redis string }
+
+// waitHealth polls /healthz until Redis has the given state.
+func waitHealth(t testing.TB, s *testServer, redisState string) health {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h health
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if err == nil && h.Redis == redisState {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz never reported redis %s (last %+v, %v)", redisState, h, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, not asserting
+	}
+}
+
+// buildServer compiles the server, for tests that must kill it for real.
+func buildServer(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// procServer is the server as a child process.
+type procServer struct {
+	*testServer
+	cmd    *exec.Cmd
+	waited chan struct{} // closed when the process has exited
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *procServer) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.waited
+}
+
+func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
+	t.Helper()
+	port := freePort(t)
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-dir", "..")
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &procServer{testServer: &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, logs: logs}, cmd: cmd, waited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.waited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("server process output:\n%s", logs.String())
+		}
+	})
+	// Ready when /healthz names this process: the port was free when
+	// picked, but another process on a shared machine may have taken it.
+	exited := p.waited
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h health
+		resp, err := http.Get(p.URL + "/healthz")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if err == nil && h.Node == env["NODE_ID"] {
+			return p
+		}
+		select {
+		case <-exited:
+			t.Fatalf("server process exited:\n%s", logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server process not ready (%+v, %v):\n%s", h, err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling for readiness
+	}
+}
+
+// /healthz answers 503 once shutdown has begun, so a balancer stops
+// sending new clients to a draining node.
+func TestHealthDraining(t *testing.T) {
+	ms := &membership{}
+	if h := ms.health(); !h.Ready || h.Redis != "off" {
+		t.Errorf("single node health = %+v", h)
+	}
+	ms.drain(context.Background(), nil)
+	if h := ms.health(); h.Ready || h.Status != "draining" {
+		t.Errorf("draining health = %+v, want not ready", h)
+	}
+}
