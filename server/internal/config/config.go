@@ -18,6 +18,10 @@ type Config struct {
 	Dir           string        // where views/ and public/ live; "" = use the embedded copy if not found in .
 	LogLevel      slog.Level    // LOG_LEVEL: debug, info, warn, error
 	ShutdownGrace time.Duration // how long SIGTERM waits for clients to go
+	// RecoveryWindow is how long a dropped client can recover its session
+	// (and its player waits for it); negative turns recovery off.
+	RecoveryWindow time.Duration
+	CursorMode     string // "batched" (default) or "naive" (benchmark baseline)
 }
 
 // Parse reads args (without the program name) and getenv.
@@ -37,8 +41,13 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.Dir, "dir", getenv("ASSETS_DIR"), "directory holding views/ and public/ (env ASSETS_DIR; default: ./ if present, else the embedded copy)")
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
+	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
+	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
+	}
+	if cfg.CursorMode != "batched" && cfg.CursorMode != "naive" {
+		return Config{}, fmt.Errorf("-cursor-mode %q: want batched or naive", cfg.CursorMode)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: %w", level, err)
