@@ -36,9 +36,8 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 		ok(ack)
 	})
 
-	// spy: the seed's socket.broadcast.emit('spy', {x, y}). Volatile: a
-	// position is superseded by the next, so a busy client may skip one,
-	// and moves do not fill the recovery buffer.
+	// spy: the seed's socket.broadcast.emit('spy', {x, y}), delivered as
+	// reliably as there (the batched, volatile way is "cursor").
 	so.On("spy", func(args ...any) {
 		args, ack := splitAck(args)
 		p, err := board.ParsePoint(args)
@@ -46,7 +45,7 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 			s.reject(so, "spy", ack, err)
 			return
 		}
-		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Volatile().Emit("spy", p)
+		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit("spy", p)
 		ok(ack)
 	})
 
