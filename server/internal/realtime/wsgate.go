@@ -82,4 +82,3 @@ func (c *gatedConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
-
