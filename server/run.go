@@ -17,6 +17,7 @@ import (
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
 	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
 	"github.com/realtime-circles/realtime-circles/server/internal/web"
+	"github.com/realtime-circles/realtime-circles/server/internal/wsdemo"
 )
 
 // run starts the server and blocks until ctx is cancelled, then drains.
@@ -33,6 +34,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	rt := realtime.New(realtime.Options{Logger: log, RecoveryWindow: cfg.RecoveryWindow, CursorMode: cfg.CursorMode})
+	demo := wsdemo.New(log)
+	defer demo.Close()
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
 		Views:       views,
@@ -40,6 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ReloadViews: onDisk,
 		SocketIO:    rt.Handler(),
 		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
+		WSDemo:      demo,
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)
