@@ -126,8 +126,9 @@ func TestClearAliases(t *testing.T) {
 }
 
 // The same initials twice are two players; the list follows join order.
+// A dropped player leaves once the recovery window passes (short here).
 func TestDuplicateInitialsAndLeave(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, nil, "-recovery-window", "300ms")
 	a := dial(t, s, sioclient.Options{})
 	b := dial(t, s, sioclient.Options{})
 	c := dial(t, s, sioclient.Options{})

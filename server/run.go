@@ -18,6 +18,7 @@ import (
 	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
 	"github.com/realtime-circles/realtime-circles/server/internal/web"
+	"github.com/realtime-circles/realtime-circles/server/internal/wsdemo"
 )
 
 // run starts the server and blocks until ctx is cancelled, then drains.
@@ -34,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	m := metrics.New(realtime.KnownEvents())
-	rtOpts := realtime.Options{Logger: log, Metrics: m}
+	rtOpts := realtime.Options{Logger: log, Metrics: m, RecoveryWindow: cfg.RecoveryWindow, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {
 		return err
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	rt := realtime.New(rtOpts)
 	member.start(rt)
 	defer member.close(log)
+	demo := wsdemo.New(log)
+	defer demo.Close()
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
 		Views:       views,
@@ -51,6 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
 		Health:      member.health,
 		Metrics:     m.Handler(),
+		WSDemo:      demo,
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)

@@ -12,10 +12,14 @@
   // Prefer websocket (works behind load balancers without sticky sessions);
   // fall back to polling where websocket is blocked. A short connect timeout
   // lets a handshake that never completes retry quickly.
+  // The board comes from the page (/b/<name>); the server reads it from
+  // the handshake's auth.
+  var boardName = document.body.dataset.board || 'main';
   var socket = io({
     transports: ['websocket', 'polling'],
     timeout: 5000,
-    reconnectionDelayMax: 3000
+    reconnectionDelayMax: 3000,
+    auth: { board: boardName }
   });
 
   var initials = askInitials();
@@ -35,9 +39,27 @@
 
   socket.on('connect', function () {
     status.textContent = 'connected';
-    // Registering on every connect also re-registers after a server restart.
-    socket.emit('register-player', initials);
+    // A recovered connection kept its player and got what it missed.
+    // Otherwise register again: this also re-registers after a restart.
+    if (!socket.recovered) socket.emit('register-player', initials);
   });
+
+  // Late joiners: the board's circles so far (also after a reconnection
+  // that could not recover).
+  socket.on('board', function (list) {
+    clearBoard();
+    (Array.isArray(list) ? list : []).forEach(addCircle);
+  });
+
+  // Leaving the page says goodbye, so the others see us go at once rather
+  // than after the server's recovery window.
+  window.addEventListener('pagehide', function () { socket.disconnect(); });
+  window.addEventListener('pageshow', function (evt) {
+    if (evt.persisted) socket.connect();
+  });
+
+  window.startCursors(socket, document.getElementById('cursors'));
+  shareLink();
 
   socket.on('disconnect', function () {
     status.textContent = 'reconnecting…';
@@ -92,6 +114,28 @@
 
   function clearBoard() {
     circles.replaceChildren();
+  }
+
+  function shareLink() {
+    var link = document.getElementById('share-link');
+    var button = document.getElementById('copy-link');
+    if (!link || !button) return;
+    link.textContent = link.href; // absolute URL, as it would be shared
+    button.addEventListener('click', function () {
+      var done = function () { button.textContent = 'Copied'; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(link.href).then(done, function () { selectLink(link); });
+      } else {
+        selectLink(link);
+      }
+    });
+  }
+
+  function selectLink(link) {
+    var range = document.createRange();
+    range.selectNodeContents(link);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
   }
 
   function randomBetween(min, max) {

@@ -22,6 +22,10 @@ type Config struct {
 	RedisURL       string
 	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
 	NodeID         string // NODE_ID: this process's name in the cluster; default hostname-pid-random
+	// RecoveryWindow is how long a dropped client can recover its session
+	// (and its player waits for it); negative turns recovery off.
+	RecoveryWindow time.Duration
+	CursorMode     string // "batched" (default) or "naive" (benchmark baseline)
 }
 
 // Parse reads args (without the program name) and getenv.
@@ -44,8 +48,13 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
 	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
+	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
+	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
+	}
+	if cfg.CursorMode != "batched" && cfg.CursorMode != "naive" {
+		return Config{}, fmt.Errorf("-cursor-mode %q: want batched or naive", cfg.CursorMode)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: %w", level, err)

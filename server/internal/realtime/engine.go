@@ -25,6 +25,7 @@ func newSessions(eio engine.BaseServer) *sessions {
 		if !ok {
 			return
 		}
+		openGate(conn)
 		sid := conn.Id()
 		done := make(chan struct{})
 		ss.mu.Lock()
@@ -52,7 +53,7 @@ func (ss *sessions) lookup(sid string) (<-chan struct{}, bool) {
 func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 	sid := r.URL.Query().Get("sid")
 	if r.Method != http.MethodGet || sid == "" || r.URL.Query().Get("transport") != "polling" {
-		s.engine.ServeHTTP(w, r)
+		s.engine.ServeHTTP(gateWebSocket(w, r))
 		return
 	}
 	closed, ok := s.sessions.lookup(sid)

@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"sync/atomic"
+
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
@@ -10,6 +12,7 @@ import (
 type player struct {
 	board    string
 	initials string
+	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
 }
 
 // room is the Socket.IO room of a board. Every emit goes to a room rather
@@ -20,12 +23,19 @@ func room(boardName string) socket.Room { return socket.Room("board:" + boardNam
 // attach wires the lesson's events. It reads like the lesson's io.js on
 // purpose: io.On("connection"), socket.On("add-circle"), io.Emit.
 func (s *Server) attach(io *socket.Server) {
+	io.Use(s.chooseBoard)
 	io.On("connection", func(args ...any) {
 		socket := args[0].(*socket.Socket)
-		me := &player{board: board.Default}
-		socket.SetData(me)
-		socket.Join(room(me.board))
+		me := socket.Data().(*player) // set by chooseBoard, or restored on recovery
 		everyone := io.To(room(me.board))
+		if socket.Recovered() {
+			s.recovered(socket, me)
+		} else {
+			socket.Join(room(me.board))
+			s.sendBoard(socket, me.board)
+		}
+		s.attachPresence(io, socket, me)
+		watchBye(socket, me)
 
 		socket.On("register-player", func(args ...any) {
 			args, ack := splitAck(args)
@@ -99,19 +109,9 @@ func (s *Server) attach(io *socket.Server) {
 			})
 		}
 
-		socket.On("disconnect", func(...any) {
-			s.boardMu.Lock()
-			defer s.boardMu.Unlock()
-			ctx, cancel := s.ctx()
-			defer cancel()
-			list, removed, err := s.store.Leave(ctx, me.board, string(socket.Id()))
-			if err != nil {
-				s.log.Error("removing player", "socket", socket.Id(), "err", err)
-				return
-			}
-			if removed {
-				_ = everyone.Emit("update-player-list", list)
-			}
+		socket.On("disconnect", func(args ...any) {
+			reason, _ := first(args).(string)
+			s.leave(socket, me, reason)
 		})
 	})
 }

@@ -34,6 +34,13 @@ type Options struct {
 	// nil keeps the library's in-memory adapter.
 	Adapter socket.AdapterConstructor
 	Metrics *metrics.Metrics // nil counts nothing
+	// RecoveryWindow is how long a dropped client may recover its state
+	// (0: DefaultRecoveryWindow; negative: recovery off).
+	RecoveryWindow time.Duration
+	// CursorMode is CursorsBatched (default) or CursorsNaive.
+	CursorMode string
+	// CursorTick is the cursor batching period (0: DefaultCursorTick).
+	CursorTick time.Duration
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -49,11 +56,15 @@ type Server struct {
 	store    board.Store
 	log      *slog.Logger
 	opts     Options
+	cursors  *cursorHub
+	recovery time.Duration // 0 when off
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
 	// (two registrations must not deliver their lists newest-first).
 	boardMu sync.Mutex
+	pending map[socket.SocketId]pendingLeave // dropped players awaiting recovery; boardMu
+	closing bool                             // boardMu
 }
 
 // New builds a Socket.IO server with the app's events attached.
@@ -70,7 +81,14 @@ func New(opts Options) *Server {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 5 * time.Second
 	}
-	s := &Server{store: opts.Store, log: opts.Logger, opts: opts}
+	if opts.RecoveryWindow == 0 {
+		opts.RecoveryWindow = DefaultRecoveryWindow
+	}
+	if opts.CursorMode == "" {
+		opts.CursorMode = CursorsBatched
+	}
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, pending: make(map[socket.SocketId]pendingLeave)}
+	s.cursors = newCursorHub(opts.CursorMode, opts.CursorTick, s.emitToBoard)
 
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle
@@ -80,6 +98,12 @@ func New(opts Options) *Server {
 	so.SetPingTimeout(20 * time.Second)
 	if opts.Adapter != nil {
 		so.SetAdapter(opts.Adapter)
+	}
+	if opts.RecoveryWindow > 0 {
+		s.recovery = opts.RecoveryWindow
+		csr := socket.DefaultConnectionStateRecovery()
+		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
+		so.SetConnectionStateRecovery(csr)
 	}
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
@@ -94,6 +118,8 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveEngine)
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {
+	s.cursors.Close()
+	s.closeLeaves()
 	done := make(chan error, 1)
 	s.io.Close(func(err error) { done <- err })
 	if err := <-done; err != nil {

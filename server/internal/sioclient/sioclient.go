@@ -47,6 +47,9 @@ type Options struct {
 type Event struct {
 	Name string
 	Args []json.RawMessage
+	// Offset is the connection-state-recovery offset the server appended
+	// as the last argument (removed from Args), when recovery is on.
+	Offset string
 }
 
 // Decode unmarshals argument i into v.
@@ -61,6 +64,12 @@ func (e Event) Decode(i int, v any) error {
 type Client struct {
 	ID  string // the Socket.IO socket id from the CONNECT reply
 	SID string // the Engine.IO session id
+	// PID is the private session id of connection state recovery, from
+	// the CONNECT reply ("" when the server has recovery off).
+	PID string
+	// Recovered is true when the server restored the session named by
+	// Options.Auth's pid (same socket id, missed events replayed).
+	Recovered bool
 
 	opts     Options
 	base     url.URL // http://host/socket.io/
@@ -70,16 +79,19 @@ type Client struct {
 	writeMu sync.Mutex
 	ws      *websocket.Conn // nil while polling
 
-	mu       sync.Mutex
-	queues   map[string][]Event
-	notify   chan struct{} // closed and replaced whenever an event arrives
-	acks     map[uint64]chan []json.RawMessage
-	nextAck  uint64
-	connect  chan error // CONNECT reply
-	err      error      // why the connection ended
-	done     chan struct{}
-	stopPoll chan struct{} // closed to stop the polling loop (upgrade)
-	pollDone chan struct{}
+	mu        sync.Mutex
+	queues    map[string][]Event
+	notify    chan struct{} // closed and replaced whenever an event arrives
+	acks      map[uint64]chan []json.RawMessage
+	nextAck   uint64
+	connect   chan error // CONNECT reply
+	early     []Event    // events before the CONNECT reply (replayed missed events)
+	connected bool
+	offset    string // last recovery offset received
+	err       error  // why the connection ended
+	done      chan struct{}
+	stopPoll  chan struct{} // closed to stop the polling loop (upgrade)
+	pollDone  chan struct{}
 }
 
 // ErrClosed is returned for operations on a closed client.
@@ -275,6 +287,7 @@ func (c *Client) onSocketIO(p string) {
 	case '0': // CONNECT
 		var reply struct {
 			SID string `json:"sid"`
+			PID string `json:"pid"`
 		}
 		if rest != "" {
 			_ = json.Unmarshal([]byte(rest), &reply)
@@ -283,6 +296,19 @@ func (c *Client) onSocketIO(p string) {
 			reply.SID = c.SID
 		}
 		c.ID = reply.SID
+		c.mu.Lock()
+		c.PID = reply.PID
+		prev, _ := c.opts.Auth["pid"].(string)
+		c.Recovered = reply.PID != "" && reply.PID == prev
+		early := c.early
+		c.early = nil
+		c.connected = true
+		c.mu.Unlock()
+		// As the stock client does, events that arrived before the CONNECT
+		// reply (a recovered session's missed events) are delivered now.
+		for _, ev := range early {
+			c.deliver(c.withOffset(ev))
+		}
 		select {
 		case c.connect <- nil:
 		default:
@@ -305,7 +331,15 @@ func (c *Client) onSocketIO(p string) {
 		if err := json.Unmarshal(arr[0], &name); err != nil {
 			return
 		}
-		c.deliver(Event{Name: name, Args: arr[1:]})
+		ev := Event{Name: name, Args: arr[1:]}
+		c.mu.Lock()
+		if !c.connected {
+			c.early = append(c.early, ev)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.deliver(c.withOffset(ev))
 	case '3': // ACK
 		id, body := cutID(rest)
 		var arr []json.RawMessage
@@ -322,6 +356,35 @@ func (c *Client) onSocketIO(p string) {
 			ch <- arr
 		}
 	}
+}
+
+// withOffset moves the recovery offset out of an event's arguments. Like
+// the stock client, it takes a trailing string argument as the offset
+// when the server granted a pid; unlike it, it removes it, so tests see
+// the arguments the server's code emitted.
+func (c *Client) withOffset(ev Event) Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.PID == "" || len(ev.Args) == 0 {
+		return ev
+	}
+	var off string
+	if err := json.Unmarshal(ev.Args[len(ev.Args)-1], &off); err != nil {
+		return ev
+	}
+	ev.Offset = off
+	ev.Args = ev.Args[:len(ev.Args)-1]
+	c.offset = off
+	return ev
+}
+
+// RecoveryAuth is the CONNECT auth that asks the server to restore this
+// session (pid and the last offset received), as the stock client sends
+// on reconnection. Merge it into Options.Auth of the next Dial.
+func (c *Client) RecoveryAuth() map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return map[string]any{"pid": c.PID, "offset": c.offset}
 }
 
 func cutID(s string) (id, rest string) {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,6 +30,8 @@ type Config struct {
 	// Health reports /healthz; Metrics serves /metrics (Prometheus).
 	Health  func() Health
 	Metrics http.Handler
+	// WSDemo serves the plain-WebSocket cursor demo's socket at /ws (nil: off).
+	WSDemo http.Handler
 }
 
 // NewHandler returns the app's HTTP handler: all routes are declared here.
@@ -47,6 +50,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	r.Any("/socket.io/*path", socketIO(cfg.SocketIO, cfg.MaxBody))
 	r.GET("/healthz", healthz(cfg.Health))
 	r.GET("/metrics", metricsRoute(cfg.Metrics))
+	if cfg.WSDemo != nil {
+		r.GET("/ws", wsDemo(cfg.WSDemo))
+	}
 	r.NoRoute(static(cfg.Public))
 	return r, nil
 }
@@ -110,5 +116,17 @@ func (p *pages) board(name string) gin.HandlerFunc {
 		}); err != nil {
 			_ = c.Error(err)
 		}
+	}
+}
+
+// wsDemo upgrades WebSocket requests to the demo's hub; a browser opening
+// /ws itself is sent to the demo's page.
+func wsDemo(hub http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
+			c.Redirect(http.StatusFound, "/ws-demo.html")
+			return
+		}
+		hub.ServeHTTP(c.Writer, c.Request)
 	}
 }

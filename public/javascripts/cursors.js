@@ -1,0 +1,66 @@
+// Live cursors: send this pointer at most ~30 times a second, draw the
+// others' cursors from the server's batched "cursors" events. Everything
+// from the server goes on the page as textContent and style values only.
+(function () {
+  'use strict';
+
+  var SEND_EVERY_MS = 33; // ~30 positions/s at most
+  var IDLE_MS = 10000;    // fade a cursor that has not moved for this long
+
+  window.startCursors = function (socket, layer) {
+    var shown = {}; // id → {el, timer}
+    var pending = null;
+    var timer = null;
+
+    function flush() {
+      timer = null;
+      if (pending && socket.connected) socket.emit('cursor', pending);
+      pending = null;
+    }
+
+    window.addEventListener('pointermove', function (evt) {
+      pending = { x: Math.max(0, Math.round(evt.clientX)), y: Math.max(0, Math.round(evt.clientY)) };
+      if (!timer) timer = window.setTimeout(flush, SEND_EVERY_MS);
+    });
+
+    function place(c) {
+      if (!c || typeof c.id !== 'string' || c.id === socket.id) return;
+      var entry = shown[c.id];
+      if (!entry) {
+        var el = document.createElement('div');
+        el.className = 'cursor';
+        el.dataset.id = c.id;
+        var label = document.createElement('span');
+        el.appendChild(label);
+        layer.appendChild(el);
+        entry = shown[c.id] = { el: el, label: label, timer: null };
+      }
+      entry.label.textContent = String(c.initials || '');
+      entry.el.style.setProperty('--cursor-color', String(c.color || '#333'));
+      entry.el.style.transform = 'translate(' + (Number(c.x) || 0) + 'px,' + (Number(c.y) || 0) + 'px)';
+      entry.el.classList.remove('idle');
+      window.clearTimeout(entry.timer);
+      entry.timer = window.setTimeout(function () { entry.el.classList.add('idle'); }, IDLE_MS);
+    }
+
+    function remove(id) {
+      var entry = shown[id];
+      if (!entry) return;
+      window.clearTimeout(entry.timer);
+      entry.el.remove();
+      delete shown[id];
+    }
+
+    socket.on('cursors', function (list) {
+      (Array.isArray(list) ? list : []).forEach(place);
+    });
+    socket.on('cursor-leave', function (msg) {
+      if (msg && typeof msg.id === 'string') remove(msg.id);
+    });
+    // After a reconnection that was not a recovery, the server has no
+    // cursors from before: start clean rather than keep stale ones.
+    socket.on('connect', function () {
+      if (!socket.recovered) Object.keys(shown).forEach(remove);
+    });
+  };
+})();

@@ -1,0 +1,210 @@
+package realtime
+
+import (
+	"cmp"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Cursor is one player's pointer as the page draws it.
+type Cursor struct {
+	ID       string  `json:"id"` // socket id
+	Initials string  `json:"initials"`
+	Color    string  `json:"color"` // CSS colour the server assigns
+	X        float64 `json:"x"`
+	Y        float64 `json:"y"`
+}
+
+// Cursor fan-out modes.
+const (
+	// CursorsBatched keeps the latest position per player and sends each
+	// board's changed cursors once per tick as one volatile event.
+	CursorsBatched = "batched"
+	// CursorsNaive broadcasts every move at once: the baseline the cursor
+	// benchmark compares against.
+	CursorsNaive = "naive"
+)
+
+// DefaultCursorTick is the batching period: ~30 Hz, as fast as the page sends.
+const DefaultCursorTick = 33 * time.Millisecond
+
+// cursorSettleTicks is how many quiet ticks pass before a board's last
+// positions are sent once more, reliably: a volatile batch a busy client
+// missed would otherwise leave that cursor where it was.
+const cursorSettleTicks = 6
+
+// cursorColour gives a player a stable hue from its socket id (a recovered
+// socket keeps its id, so it keeps its colour).
+func cursorColour(id string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return "hsl(" + strconv.Itoa(int(h.Sum32()%360)) + ", 70%, 45%)"
+}
+
+// emitFunc sends an event to a board's room.
+type emitFunc func(board, event string, volatile bool, data any)
+
+// cursorHub batches cursor moves per board. Its ticker runs only while
+// some board has moves not yet sent, so idle boards cost nothing.
+type cursorHub struct {
+	tick time.Duration
+	mode string
+	emit emitFunc
+
+	// emitMu orders batches against cursor-leave, so a batch taken before
+	// a leave is never delivered after it (no ghost cursor).
+	emitMu sync.Mutex
+
+	mu      sync.Mutex
+	boards  map[string]*boardCursors
+	seen    map[string]map[string]bool // board → ids that showed a cursor
+	running bool
+	closed  bool
+	stop    chan struct{}
+}
+
+type boardCursors struct {
+	dirty     map[string]Cursor // moved since the last tick
+	unsettled map[string]Cursor // moved since the last reliable send
+	quiet     int               // ticks without a move
+}
+
+func newCursorHub(mode string, tick time.Duration, emit emitFunc) *cursorHub {
+	if tick <= 0 {
+		tick = DefaultCursorTick
+	}
+	return &cursorHub{
+		tick:   tick,
+		mode:   mode,
+		emit:   emit,
+		boards: make(map[string]*boardCursors),
+		seen:   make(map[string]map[string]bool),
+		stop:   make(chan struct{}),
+	}
+}
+
+// Move records a player's latest position.
+func (h *cursorHub) Move(board string, c Cursor) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	if h.seen[board] == nil {
+		h.seen[board] = make(map[string]bool)
+	}
+	h.seen[board][c.ID] = true
+	if h.mode == CursorsNaive {
+		h.mu.Unlock()
+		h.emit(board, "cursors", true, []Cursor{c})
+		return
+	}
+	b := h.boards[board]
+	if b == nil {
+		b = &boardCursors{dirty: make(map[string]Cursor), unsettled: make(map[string]Cursor)}
+		h.boards[board] = b
+	}
+	b.dirty[c.ID] = c
+	b.unsettled[c.ID] = c
+	b.quiet = 0
+	start := !h.running
+	h.running = true
+	h.mu.Unlock()
+	if start {
+		go h.loop()
+	}
+}
+
+// Leave removes a player's cursor from every page at once.
+func (h *cursorHub) Leave(board, id string) {
+	h.emitMu.Lock()
+	defer h.emitMu.Unlock()
+	h.mu.Lock()
+	shown := h.seen[board][id]
+	delete(h.seen[board], id)
+	if len(h.seen[board]) == 0 {
+		delete(h.seen, board)
+	}
+	if b := h.boards[board]; b != nil {
+		delete(b.dirty, id)
+		delete(b.unsettled, id)
+	}
+	h.mu.Unlock()
+	if shown {
+		h.emit(board, "cursor-leave", false, map[string]any{"id": id})
+	}
+}
+
+// Close stops the ticker; later moves are dropped.
+func (h *cursorHub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.stop)
+	}
+}
+
+func (h *cursorHub) loop() {
+	t := time.NewTicker(h.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		if !h.flush() {
+			return
+		}
+	}
+}
+
+type cursorBatch struct {
+	board    string
+	cursors  []Cursor
+	volatile bool
+}
+
+// flush sends one tick's batches and reports whether the ticker is still
+// needed.
+func (h *cursorHub) flush() bool {
+	h.emitMu.Lock()
+	defer h.emitMu.Unlock()
+	h.mu.Lock()
+	var out []cursorBatch
+	for name, b := range h.boards {
+		switch {
+		case len(b.dirty) > 0:
+			out = append(out, cursorBatch{name, sorted(b.dirty), true})
+			clear(b.dirty)
+			b.quiet = 0
+		case b.quiet+1 < cursorSettleTicks:
+			b.quiet++
+		default:
+			if len(b.unsettled) > 0 {
+				out = append(out, cursorBatch{name, sorted(b.unsettled), false})
+			}
+			delete(h.boards, name)
+		}
+	}
+	more := len(h.boards) > 0
+	h.running = more
+	h.mu.Unlock()
+	for _, b := range out {
+		h.emit(b.board, "cursors", b.volatile, b.cursors)
+	}
+	return more
+}
+
+func sorted(m map[string]Cursor) []Cursor {
+	out := make([]Cursor, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Cursor) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,215 @@
+package realtime
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+)
+
+// DefaultRecoveryWindow is how long a client whose connection dropped can
+// come back with its socket id, rooms and missed events, and how long its
+// player entry waits for it before leaving.
+const DefaultRecoveryWindow = 2 * time.Minute
+
+var errCursorNotRegistered = fmt.Errorf("%w cursor: register-player first", board.ErrInvalid)
+
+// attachPresence wires the events beyond the lesson: live cursors and the
+// seeds' spy and mouse demos. Lesson clients never send them.
+func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player) {
+	so.On("cursor", func(args ...any) {
+		args, ack := splitAck(args)
+		p, err := board.ParsePoint(args)
+		if err == nil && me.initials == "" {
+			err = errCursorNotRegistered
+		}
+		if err != nil {
+			s.reject(so, "cursor", ack, err)
+			return
+		}
+		id := string(so.Id())
+		s.cursors.Move(me.board, Cursor{ID: id, Initials: me.initials, Color: cursorColour(id), X: p.X, Y: p.Y})
+		ok(ack)
+	})
+
+	// spy: the seed's socket.broadcast.emit('spy', {x, y}), delivered as
+	// reliably as there (the batched, volatile way is "cursor").
+	so.On("spy", func(args ...any) {
+		args, ack := splitAck(args)
+		p, err := board.ParsePoint(args)
+		if err != nil {
+			s.reject(so, "spy", ack, err)
+			return
+		}
+		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit("spy", p)
+		ok(ack)
+	})
+
+	// mouse: the p5 drawing seed. Not volatile: each point is part of a
+	// drawing, and a dropped one is a gap in someone's line.
+	so.On("mouse", func(args ...any) {
+		args, ack := splitAck(args)
+		p, err := board.ParsePoint(args)
+		if err != nil {
+			s.reject(so, "mouse", ack, err)
+			return
+		}
+		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit("mouse", p)
+		ok(ack)
+	})
+}
+
+// emitToBoard is the cursor hub's way out: always a broadcast operator,
+// never a socket's flags, so it is safe from the hub's goroutine.
+func (s *Server) emitToBoard(boardName, event string, volatile bool, data any) {
+	op := s.io.To(room(boardName))
+	if volatile {
+		op = op.Volatile()
+	}
+	_ = op.Emit(event, data)
+}
+
+// sendBoard gives a joining socket the board's circles. Under boardMu, so
+// no add-circle or clear is ordered between the snapshot and the send.
+func (s *Server) sendBoard(so *socket.Socket, boardName string) {
+	s.boardMu.Lock()
+	defer s.boardMu.Unlock()
+	ctx, cancel := s.ctx()
+	defer cancel()
+	circles, err := s.store.Circles(ctx, boardName)
+	if err != nil {
+		s.log.Error("reading board", "board", boardName, "err", err)
+		return
+	}
+	if len(circles) > board.MaxCircles {
+		circles = circles[len(circles)-board.MaxCircles:]
+	}
+	_ = so.Emit("board", circles)
+}
+
+// leave runs on disconnect. The cursor goes at once. A socket that may
+// recover (a dropped connection of a client that speaks recovery) keeps
+// its player entry for the recovery window, so the others do not see it
+// leave and re-join; anything else leaves now.
+func (s *Server) leave(so *socket.Socket, me *player, reason string) {
+	id := so.Id()
+	s.cursors.Leave(me.board, string(id))
+	s.boardMu.Lock()
+	defer s.boardMu.Unlock()
+	if s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
+		so.Conn().Protocol() == 4 && me.initials != "" {
+		var t *time.Timer
+		t = time.AfterFunc(s.recovery, func() {
+			s.boardMu.Lock()
+			defer s.boardMu.Unlock()
+			if s.pending[id].timer != t {
+				return // recovered, or the server is closing
+			}
+			delete(s.pending, id)
+			s.removePlayer(me.board, id)
+		})
+		s.pending[id] = pendingLeave{timer: t, board: me.board}
+		return
+	}
+	s.removePlayer(me.board, id)
+}
+
+// recovered runs when a dropped socket comes back with its state. Its
+// player never left, unless the grace ran out just before: then it joins
+// again under its old initials.
+func (s *Server) recovered(so *socket.Socket, me *player) {
+	s.boardMu.Lock()
+	defer s.boardMu.Unlock()
+	id := so.Id()
+	me.saidBye.Store(false)
+	if p, ok := s.pending[id]; ok {
+		p.timer.Stop()
+		delete(s.pending, id)
+		return
+	}
+	if me.initials == "" {
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	list, err := s.store.Join(ctx, me.board, board.Player{ID: string(id), Initials: me.initials})
+	if err != nil {
+		s.log.Error("re-adding recovered player", "socket", id, "err", err)
+		return
+	}
+	_ = s.io.To(room(me.board)).Emit("update-player-list", list)
+}
+
+// removePlayer drops a player and tells its board. Caller holds boardMu.
+func (s *Server) removePlayer(boardName string, id socket.SocketId) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	list, removed, err := s.store.Leave(ctx, boardName, string(id))
+	if err != nil {
+		s.log.Error("removing player", "socket", id, "err", err)
+		return
+	}
+	if removed {
+		_ = s.io.To(room(boardName)).Emit("update-player-list", list)
+	}
+}
+
+// pendingLeave is a dropped player waiting to recover.
+type pendingLeave struct {
+	timer *time.Timer
+	board string
+}
+
+// closeLeaves makes every later disconnect leave at once and removes, now,
+// every player still waiting to recover: the server is going away and its
+// clients will join wherever they reconnect.
+func (s *Server) closeLeaves() {
+	s.boardMu.Lock()
+	defer s.boardMu.Unlock()
+	s.closing = true
+	for id, p := range s.pending {
+		p.timer.Stop()
+		delete(s.pending, id)
+		s.removePlayer(p.board, id)
+	}
+}
+
+// watchBye marks a player that sends a Socket.IO DISCONNECT ("41"). The
+// library queues packets for the socket but closes it at once when the
+// transport closes, so a DISCONNECT followed by the connection closing
+// (what socket.disconnect() does in a browser) reaches the disconnect
+// handler as "transport close", which looks recoverable. The Engine.IO
+// "packet" event runs in arrival order, before the close, and lets us
+// peek at the message without consuming it.
+func watchBye(so *socket.Socket, me *player) {
+	_ = so.Conn().On("packet", func(args ...any) {
+		p, _ := first(args).(*packet.Packet)
+		if p == nil || p.Type != packet.MESSAGE {
+			return
+		}
+		if isDisconnect(p.Data) {
+			me.saidBye.Store(true)
+		}
+	})
+}
+
+// isDisconnect reports whether an Engine.IO message body is the Socket.IO
+// DISCONNECT packet of the main namespace, without reading it.
+func isDisconnect(data any) bool {
+	var head []byte
+	switch d := data.(type) {
+	case interface{ Bytes() []byte }:
+		head = d.Bytes()
+	case io.ReaderAt:
+		buf := make([]byte, 2)
+		n, _ := d.ReadAt(buf, 0)
+		head = buf[:n]
+	case string:
+		head = []byte(d)
+	}
+	return string(head) == "1"
+}
