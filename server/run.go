@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	m := metrics.New(realtime.KnownEvents())
-	rtOpts := realtime.Options{Logger: log, Metrics: m, RecoveryWindow: cfg.RecoveryWindow, CursorMode: cfg.CursorMode}
+	rtOpts := realtime.Options{Logger: log, Metrics: m, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ type Config struct {
 	// RecoveryWindow is how long a dropped client can recover its session
 	// (and its player waits for it); negative turns recovery off.
 	RecoveryWindow time.Duration
+	PresenceGrace  time.Duration // how long a dropped player stays listed
 	CursorMode     string // "batched" (default) or "naive" (benchmark baseline)
 }
 
@@ -49,6 +50,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
+	fs.DurationVar(&cfg.PresenceGrace, "presence-grace", 10*time.Second, "how long a dropped player stays in the list while it may recover (at most the recovery window)")
 	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)

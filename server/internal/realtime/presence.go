@@ -12,9 +12,16 @@ import (
 )
 
 // DefaultRecoveryWindow is how long a client whose connection dropped can
-// come back with its socket id, rooms and missed events, and how long its
-// player entry waits for it before leaving.
+// come back with its socket id, rooms and missed events.
 const DefaultRecoveryWindow = 2 * time.Minute
+
+// DefaultPresenceGrace is how long a dropped player stays in the list
+// waiting to recover. A blip of a few seconds must not show as leaving and
+// re-joining; but a lesson-style page closed without a goodbye looks the
+// same to the server (the transport just closes), and the class should see
+// it leave soon, not after the whole recovery window. A client that comes
+// back later still recovers its events and joins the list again.
+const DefaultPresenceGrace = 10 * time.Second
 
 var errCursorNotRegistered = fmt.Errorf("%w cursor: register-player first", board.ErrInvalid)
 
@@ -93,7 +100,7 @@ func (s *Server) sendBoard(so *socket.Socket, boardName string) {
 
 // leave runs on disconnect. The cursor goes at once. A socket that may
 // recover (a dropped connection of a client that speaks recovery) keeps
-// its player entry for the recovery window, so the others do not see it
+// its player entry for the presence grace, so the others do not see it
 // leave and re-join; anything else leaves now.
 func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 	id := so.Id()
@@ -103,7 +110,7 @@ func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 	if s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
 		so.Conn().Protocol() == 4 && me.initials != "" {
 		var t *time.Timer
-		t = time.AfterFunc(s.recovery, func() {
+		t = time.AfterFunc(s.opts.PresenceGrace, func() {
 			s.boardMu.Lock()
 			defer s.boardMu.Unlock()
 			if s.pending[id].timer != t {

@@ -37,6 +37,9 @@ type Options struct {
 	// RecoveryWindow is how long a dropped client may recover its state
 	// (0: DefaultRecoveryWindow; negative: recovery off).
 	RecoveryWindow time.Duration
+	// PresenceGrace is how long a dropped player stays listed while its
+	// client may recover (0: DefaultPresenceGrace; capped at RecoveryWindow).
+	PresenceGrace time.Duration
 	// CursorMode is CursorsBatched (default) or CursorsNaive.
 	CursorMode string
 	// CursorTick is the cursor batching period (0: DefaultCursorTick).
@@ -83,6 +86,9 @@ func New(opts Options) *Server {
 	}
 	if opts.RecoveryWindow == 0 {
 		opts.RecoveryWindow = DefaultRecoveryWindow
+	}
+	if opts.PresenceGrace <= 0 || opts.PresenceGrace > opts.RecoveryWindow && opts.RecoveryWindow > 0 {
+		opts.PresenceGrace = min(DefaultPresenceGrace, max(opts.RecoveryWindow, 0))
 	}
 	if opts.CursorMode == "" {
 		opts.CursorMode = CursorsBatched
