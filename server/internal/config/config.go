@@ -26,7 +26,7 @@ type Config struct {
 	// (and its player waits for it); negative turns recovery off.
 	RecoveryWindow time.Duration
 	PresenceGrace  time.Duration // how long a dropped player stays listed
-	CursorMode     string // "batched" (default) or "naive" (benchmark baseline)
+	CursorMode     string        // "batched" (default) or "naive" (benchmark baseline)
 }
 
 // Parse reads args (without the program name) and getenv.
