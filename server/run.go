@@ -32,7 +32,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	rt := realtime.New(realtime.Options{Logger: log})
+	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+		return err
+	}
+	rt := realtime.New(realtime.Options{Logger: log, Limits: cfg.Limits})
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
 		Views:       views,

@@ -64,7 +64,7 @@ func run(args []string, out io.Writer) error {
 	var o options
 	var targets, rates, goEnv string
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, node (each started as a subprocess), or url (an already running server at -url)")
+	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), node (each started as a subprocess), or url (a running server at -url)")
 	fs.StringVar(&o.goBin, "go-bin", "bin/server", "the Go server binary (go build -o bin/server ./server)")
 	fs.StringVar(&o.nodeDir, "node-dir", "bench/node", "folder of the Node reference (npm install there first)")
 	fs.StringVar(&o.nodeBin, "node", "node", "node executable")
@@ -148,8 +148,12 @@ func runTarget(target string, o options) (*result, error) {
 	var proc *serverProc
 	url := o.url
 	switch target {
-	case "go":
-		p, err := startProc("go", o.goBin, nil, o.goEnv)
+	case "go", "go-library":
+		env := o.goEnv
+		if target == "go-library" {
+			env = append(env, "RELAY_PATH=library")
+		}
+		p, err := startProc(target, o.goBin, nil, env)
 		if err != nil {
 			return nil, err
 		}

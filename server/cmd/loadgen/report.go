@@ -72,7 +72,6 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return h.max
 }
 
-
 // printTable prints one row per figure, one column per target, and the
 // Go/Node ratio when both ran.
 func printTable(out io.Writer, o options, rs []*result) {

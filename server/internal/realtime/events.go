@@ -24,7 +24,8 @@ func (s *Server) attach(io *socket.Server) {
 		socket := args[0].(*socket.Socket)
 		me := &player{board: board.Default}
 		socket.SetData(me)
-		socket.Join(room(me.board))
+		socket.Use(s.limitEvents(socket))
+		s.joinBoard(socket, me.board)
 		everyone := io.To(room(me.board))
 
 		socket.On("register-player", func(args ...any) {
@@ -69,7 +70,7 @@ func (s *Server) attach(io *socket.Server) {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
-			_ = everyone.Emit("add-circle", circle)
+			s.relayCircle(me.board, circle)
 			ok(ack)
 		})
 
@@ -89,6 +90,7 @@ func (s *Server) attach(io *socket.Server) {
 				// still clears together. Arguments are dropped: clients ignore
 				// them, and relaying them would hand a sender's payload to
 				// every page.
+				s.flushBoard(me.board)
 				_ = everyone.Emit(name)
 				for _, alias := range ClearEvents {
 					if alias != name {

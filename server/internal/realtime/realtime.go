@@ -15,6 +15,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
+	"github.com/realtime-circles/realtime-circles/server/internal/config"
 )
 
 // ClearEvents are the names students give the "clear" event in their
@@ -29,6 +30,8 @@ type Options struct {
 	MaxHTTPBufferSize int64
 	// StoreTimeout bounds each store call made for one event.
 	StoreTimeout time.Duration
+	// Limits on clients; zero fields take DefaultLimits.
+	Limits config.Limits
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -41,14 +44,20 @@ type Server struct {
 	io       *socket.Server
 	engine   http.Handler
 	sessions *sessions
-	store  board.Store
-	log    *slog.Logger
-	opts   Options
+	store    board.Store
+	log      *slog.Logger
+	opts     Options
+	limits   config.Limits
+	relay    *relay
+	perIP    *perIP
+	stopTick chan struct{}
+	tickDone chan struct{}
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
 	// (two registrations must not deliver their lists newest-first).
 	boardMu sync.Mutex
+	pending map[string][]board.Circle // per board, circles batch clients have not had yet (under boardMu)
 }
 
 // New builds a Socket.IO server with the app's events attached.
@@ -65,7 +74,8 @@ func New(opts Options) *Server {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 5 * time.Second
 	}
-	s := &Server{store: opts.Store, log: opts.Logger, opts: opts}
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits), pending: map[string][]board.Circle{}}
+	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, count: map[string]int{}}
 
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle
@@ -73,18 +83,25 @@ func New(opts Options) *Server {
 	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
 	so.SetPingInterval(25 * time.Second)
 	so.SetPingTimeout(20 * time.Second)
+	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.sessions = newSessions(s.io.Engine())
+	s.guardSessions(s.io.Engine())
+	s.relay = newRelay(s.io, s.limits.LibraryBroadcast)
 	s.attach(s.io)
+	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
+	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s
 }
 
 // Handler serves Engine.IO requests (mount it at /socket.io/).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveEngine) }
+func (s *Server) Handler() http.Handler { return s.checkOrigin(http.HandlerFunc(s.serveEngine)) }
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {
+	close(s.stopTick)
+	<-s.tickDone
 	done := make(chan error, 1)
 	s.io.Close(func(err error) { done <- err })
 	if err := <-done; err != nil {
