@@ -100,7 +100,10 @@ func (s *Server) limitEvents(so *socket.Socket) socket.SocketMiddleware {
 		if n == kick {
 			s.log.Warn("disconnecting flooding client", "socket", so.Id(), "dropped", n)
 			_ = so.Emit("error-message", map[string]any{"event": name, "error": "disconnected: too many events"})
-			so.Disconnect(true)
+			// Queued behind the handlers of the events let through, which
+			// the library runs from the same per-socket queue (socket/v3
+			// socket.go dispatch), so those still reach the others.
+			so.Enqueue(func() { so.Disconnect(true) })
 		}
 	}
 }

@@ -498,6 +498,11 @@ func (c *Client) Close() {
 	c.writeMu.Lock()
 	ws := c.ws
 	c.writeMu.Unlock()
+	if ws == nil {
+		// Over polling, end the Engine.IO session too, as socket.io-client
+		// does; else the server keeps it until the ping timeout.
+		_ = c.sendEngine("1")
+	}
 	c.fail(ErrClosed)
 	if ws != nil {
 		_ = ws.Close()
