@@ -34,8 +34,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+		return err
+	}
 	m := metrics.New(realtime.KnownEvents())
-	rtOpts := realtime.Options{Logger: log, Metrics: m, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
+	rtOpts := realtime.Options{Logger: log, Metrics: m, Limits: cfg.Limits, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {
 		return err

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,22 @@ type Config struct {
 	RecoveryWindow time.Duration
 	PresenceGrace  time.Duration // how long a dropped player stays listed
 	CursorMode     string        // "batched" (default) or "naive" (benchmark baseline)
+	Limits
+	// PprofAddr, when set, serves net/http/pprof there (loopback only).
+	PprofAddr string
+}
+
+// Limits bound what one client or one address can cost the server.
+type Limits struct {
+	RateLimit      float64  // RATE_LIMIT: events per second per socket (sustained); 0 = unlimited
+	RateBurst      int      // RATE_BURST: events a socket may send at once
+	MaxConnsPerIP  int      // MAX_CONNS_PER_IP: open sessions per client address; 0 = unlimited
+	AllowedOrigins []string // ALLOWED_ORIGINS: extra page origins (scheme://host[:port]); "*" = any
+	SendQueueMax   int      // SEND_QUEUE_MAX: packets queued to one client before it is dropped
+	BatchTick      time.Duration
+	// LibraryBroadcast sends relays through the library's io.To().Emit even
+	// with the in-memory adapter (RELAY_PATH=library; for benchmarks).
+	LibraryBroadcast bool
 }
 
 // Parse reads args (without the program name) and getenv.
@@ -52,6 +70,31 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
 	fs.DurationVar(&cfg.PresenceGrace, "presence-grace", 10*time.Second, "how long a dropped player stays in the list while it may recover (at most the recovery window)")
 	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", getenv("PPROF_ADDR"), "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (env PPROF_ADDR)")
+	var err error
+	if cfg.RateLimit, err = envFloat(getenv, "RATE_LIMIT", 20); err != nil {
+		return Config{}, err
+	}
+	if cfg.RateBurst, err = envInt(getenv, "RATE_BURST", 40); err != nil {
+		return Config{}, err
+	}
+	if cfg.MaxConnsPerIP, err = envInt(getenv, "MAX_CONNS_PER_IP", 300); err != nil {
+		return Config{}, err
+	}
+	if cfg.SendQueueMax, err = envInt(getenv, "SEND_QUEUE_MAX", 1000); err != nil {
+		return Config{}, err
+	}
+	cfg.LibraryBroadcast = getenv("RELAY_PATH") == "library"
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(o, "/"))
+		}
+	}
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "events per second per socket, sustained; 0 = unlimited (env RATE_LIMIT)")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "events a socket may send in a burst (env RATE_BURST)")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "open Socket.IO sessions per client address; 0 = unlimited (env MAX_CONNS_PER_IP)")
+	fs.IntVar(&cfg.SendQueueMax, "send-queue-max", cfg.SendQueueMax, "packets queued to one client before it is dropped as too slow (env SEND_QUEUE_MAX)")
+	fs.DurationVar(&cfg.BatchTick, "batch-tick", 33*time.Millisecond, "how often batch clients get the new circles")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
 	}
@@ -61,7 +104,41 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: %w", level, err)
 	}
+	if cfg.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(cfg.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return Config{}, fmt.Errorf("pprof address %q: want a loopback host:port such as 127.0.0.1:6060", cfg.PprofAddr)
+		}
+	}
+	if cfg.RateLimit < 0 || cfg.RateBurst < 1 || cfg.MaxConnsPerIP < 0 || cfg.SendQueueMax < 1 || cfg.BatchTick <= 0 {
+		return Config{}, fmt.Errorf("limits: rate %g, burst %d, conns per IP %d, send queue %d, batch tick %v: want rate ≥ 0, burst ≥ 1, conns ≥ 0, queue ≥ 1, tick > 0",
+			cfg.RateLimit, cfg.RateBurst, cfg.MaxConnsPerIP, cfg.SendQueueMax, cfg.BatchTick)
+	}
 	return cfg, nil
+}
+
+func envInt(getenv func(string) string, key string, def int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a whole number", key, v)
+	}
+	return n, nil
+}
+
+func envFloat(getenv func(string) string, key string, def float64) (float64, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a number", key, v)
+	}
+	return f, nil
 }
 
 func or(v, def string) string {

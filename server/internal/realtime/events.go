@@ -27,11 +27,12 @@ func (s *Server) attach(io *socket.Server) {
 	io.On("connection", func(args ...any) {
 		socket := args[0].(*socket.Socket)
 		me := socket.Data().(*player) // set by chooseBoard, or restored on recovery
+		socket.Use(s.limitEvents(socket))
 		everyone := io.To(room(me.board))
 		if socket.Recovered() {
 			s.recovered(socket, me)
 		} else {
-			socket.Join(room(me.board))
+			s.joinBoard(socket, me.board)
 			s.sendBoard(socket, me.board)
 		}
 		s.attachPresence(io, socket, me)
@@ -79,7 +80,7 @@ func (s *Server) attach(io *socket.Server) {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
-			_ = everyone.Emit("add-circle", circle)
+			s.relayCircle(me.board, circle)
 			ok(ack)
 		})
 
@@ -99,6 +100,7 @@ func (s *Server) attach(io *socket.Server) {
 				// still clears together. Arguments are dropped: clients ignore
 				// them, and relaying them would hand a sender's payload to
 				// every page.
+				s.flushBoard(me.board)
 				_ = everyone.Emit(name)
 				for _, alias := range ClearEvents {
 					if alias != name {

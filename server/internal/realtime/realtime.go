@@ -16,6 +16,7 @@ import (
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
 	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
+	"github.com/realtime-circles/realtime-circles/server/internal/config"
 )
 
 // ClearEvents are the names students give the "clear" event in their
@@ -44,6 +45,8 @@ type Options struct {
 	CursorMode string
 	// CursorTick is the cursor batching period (0: DefaultCursorTick).
 	CursorTick time.Duration
+	// Limits on clients; zero fields take DefaultLimits.
+	Limits config.Limits
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -61,6 +64,11 @@ type Server struct {
 	opts     Options
 	cursors  *cursorHub
 	recovery time.Duration // 0 when off
+	limits   config.Limits
+	relay    *relay
+	perIP    *perIP
+	stopTick chan struct{}
+	tickDone chan struct{}
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -68,6 +76,7 @@ type Server struct {
 	boardMu sync.Mutex
 	pending map[socket.SocketId]pendingLeave // dropped players awaiting recovery; boardMu
 	closing bool                             // boardMu
+	batch   map[string][]board.Circle // per board, circles batch clients have not had yet (under boardMu)
 }
 
 // New builds a Socket.IO server with the app's events attached.
@@ -93,7 +102,9 @@ func New(opts Options) *Server {
 	if opts.CursorMode == "" {
 		opts.CursorMode = CursorsBatched
 	}
-	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, pending: make(map[socket.SocketId]pendingLeave)}
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
+		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}}
+	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, opts.CursorTick, s.emitToBoard)
 
 	so := socket.DefaultServerOptions()
@@ -111,21 +122,28 @@ func New(opts Options) *Server {
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
 		so.SetConnectionStateRecovery(csr)
 	}
+	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.sessions = newSessions(s.io.Engine())
+	s.guardSessions(s.io.Engine())
+	s.relay = newRelay(s.io, s.limits.LibraryBroadcast)
 	s.attach(s.io)
 	s.instrument()
+	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
+	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s
 }
 
 // Handler serves Engine.IO requests (mount it at /socket.io/).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveEngine) }
+func (s *Server) Handler() http.Handler { return s.checkOrigin(http.HandlerFunc(s.serveEngine)) }
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {
 	s.cursors.Close()
 	s.closeLeaves()
+	close(s.stopTick)
+	<-s.tickDone
 	done := make(chan error, 1)
 	s.io.Close(func(err error) { done <- err })
 	if err := <-done; err != nil {

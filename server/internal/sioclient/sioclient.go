@@ -5,6 +5,7 @@
 package sioclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,11 @@ type Options struct {
 	// queues (the load generator uses it to avoid buffering). It runs on
 	// the read goroutine: keep it quick.
 	OnEvent func(name string, args []json.RawMessage)
+	// OnRawEvent, when set, receives each EVENT packet without an ack id
+	// as its undecoded JSON array (`["name",arg,...]`), skipping all JSON
+	// decoding (WebSocket only). The slice is reused after the call
+	// returns. It runs on the read goroutine: keep it quick.
+	OnRawEvent func(array []byte)
 }
 
 // Event is one received event.
@@ -249,6 +255,10 @@ func (c *Client) startHeartbeat() {
 }
 
 func (c *Client) readWebSocket() {
+	if c.opts.OnRawEvent != nil {
+		c.readWebSocketRaw()
+		return
+	}
 	for {
 		_, msg, err := c.ws.ReadMessage()
 		if err != nil {
@@ -256,6 +266,31 @@ func (c *Client) readWebSocket() {
 			return
 		}
 		c.onEngine(string(msg))
+	}
+}
+
+// readWebSocketRaw reads into one reused buffer and hands plain events to
+// OnRawEvent: the load generator receives up to millions of messages a
+// second, and a string per message would cost more than the server's work.
+func (c *Client) readWebSocketRaw() {
+	var buf bytes.Buffer
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			c.fail(fmt.Errorf("websocket read: %w", err))
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			c.fail(fmt.Errorf("websocket read: %w", err))
+			return
+		}
+		b := buf.Bytes()
+		if len(b) > 2 && b[0] == '4' && b[1] == '2' && b[2] == '[' {
+			c.opts.OnRawEvent(b[2:])
+			continue
+		}
+		c.onEngine(string(b))
 	}
 }
 
@@ -526,6 +561,11 @@ func (c *Client) Close() {
 	c.writeMu.Lock()
 	ws := c.ws
 	c.writeMu.Unlock()
+	if ws == nil {
+		// Over polling, end the Engine.IO session too, as socket.io-client
+		// does; else the server keeps it until the ping timeout.
+		_ = c.sendEngine("1")
+	}
 	c.fail(ErrClosed)
 	if ws != nil {
 		_ = ws.Close()

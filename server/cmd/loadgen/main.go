@@ -1,0 +1,586 @@
+// Command loadgen measures a Socket.IO circles server under load, and runs
+// the same workload against the Go server and the Node reference
+// (bench/node) side by side so every figure is read as a ratio from one run.
+//
+// N WebSocket clients connect; S of them send add-circle at R events/s in
+// total. Each circle encodes its sender and sequence number in its numbers
+// (y = sender, x + 10000·(dia-1) = seq), and the generator keeps the send
+// time of every event, so each receiver counts loss, reordering and latency.
+// The server runs as a subprocess so its CPU time and memory come from
+// /proc/<pid>.
+//
+//	go build -o bin/server ./server && go run ./server/cmd/loadgen -go-bin bin/server
+//
+// See bench/README.md for the scenarios and figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
+)
+
+type options struct {
+	targets     []string
+	goBin       string
+	nodeDir     string
+	nodeBin     string
+	url         string
+	clients     int
+	senders     int
+	rates       []int
+	duration    time.Duration
+	drain       time.Duration
+	batch       bool
+	dialers     int
+	settle      time.Duration
+	goEnv       []string
+	boardPath   string
+	dialTimeout time.Duration
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	var o options
+	var targets, rates, goEnv string
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), node (each started as a subprocess), or url (a running server at -url)")
+	fs.StringVar(&o.goBin, "go-bin", "bin/server", "the Go server binary (go build -o bin/server ./server)")
+	fs.StringVar(&o.nodeDir, "node-dir", "bench/node", "folder of the Node reference (npm install there first)")
+	fs.StringVar(&o.nodeBin, "node", "node", "node executable")
+	fs.StringVar(&o.url, "url", "", "server URL for -targets url")
+	fs.IntVar(&o.clients, "clients", 1000, "WebSocket clients")
+	fs.IntVar(&o.senders, "senders", 10, "clients that also send (the first S)")
+	fs.StringVar(&rates, "rates", "10", "comma-separated total add-circle/s, one measured step each")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "sending time per step")
+	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for stragglers after a step")
+	fs.BoolVar(&o.batch, "batch", false, "clients announce auth {batch: true} (the hall page); the Go server then sends one circles packet per tick")
+	fs.IntVar(&o.dialers, "dialers", 50, "concurrent handshakes while connecting")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait after connecting before reading idle memory")
+	fs.StringVar(&goEnv, "go-env", "RATE_LIMIT=1000000,MAX_CONNS_PER_IP=0", "extra environment for the Go server (comma-separated K=V)")
+	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "a handshake slower than this counts as hung")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.targets = splitList(targets)
+	o.goEnv = splitList(goEnv)
+	for _, r := range splitList(rates) {
+		n, err := strconv.Atoi(r)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-rates: %q is not a positive number", r)
+		}
+		o.rates = append(o.rates, n)
+	}
+	if o.senders > o.clients || o.senders < 1 {
+		return fmt.Errorf("-senders must be in [1, -clients]")
+	}
+
+	var results []*result
+	for _, t := range o.targets {
+		fmt.Fprintf(os.Stderr, "== %s\n", t)
+		r, err := runTarget(t, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		results = append(results, r)
+	}
+	printTable(out, o, results)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// result is one target's figures.
+type result struct {
+	target    string
+	connect   time.Duration
+	connected int
+	hung      int
+	failed    int
+	idleKB    float64 // RSS growth per connection, KB
+	steps     []stepResult
+	peakRSSMB float64
+}
+
+type stepResult struct {
+	rate       int
+	sent       int64
+	expected   int64
+	delivered  int64
+	inWindow   int64 // deliveries during the sending window
+	window     time.Duration
+	reordered  int64
+	packets    int64
+	cpu        time.Duration
+	lat        *histogram
+	disconnect int
+}
+
+func runTarget(target string, o options) (*result, error) {
+	var proc *serverProc
+	url := o.url
+	switch target {
+	case "go", "go-library":
+		env := o.goEnv
+		if target == "go-library" {
+			env = append(env, "RELAY_PATH=library")
+		}
+		p, err := startProc(target, o.goBin, nil, env)
+		if err != nil {
+			return nil, err
+		}
+		proc = p
+	case "node":
+		p, err := startProc("node", o.nodeBin, []string{o.nodeDir + "/server.js"}, nil)
+		if err != nil {
+			return nil, err
+		}
+		proc = p
+	case "url":
+		if url == "" {
+			return nil, errors.New("-targets url needs -url")
+		}
+	default:
+		return nil, fmt.Errorf("unknown target %q", target)
+	}
+	if proc != nil {
+		defer proc.stop()
+		url = proc.url
+	}
+	return measure(target, url, proc, o)
+}
+
+func measure(target, url string, proc *serverProc, o options) (*result, error) {
+	res := &result{target: target}
+	time.Sleep(time.Second) // let the fresh process settle before the baseline
+	baseRSS := proc.rss()
+
+	run := newRun(o.clients, o.senders, o)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var hung, failed atomic.Int64
+	var firstErr atomic.Value
+	jobs := make(chan int)
+	for range o.dialers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				ctx, cancel := context.WithTimeout(context.Background(), o.dialTimeout)
+				opts := sioclient.Options{OnRawEvent: run.receivers[i].onEvent}
+				if o.batch {
+					opts.Auth = map[string]any{"batch": true}
+				}
+				c, err := sioclient.Dial(ctx, url, opts)
+				cancel()
+				if err != nil {
+					if errors.Is(err, context.DeadlineExceeded) {
+						hung.Add(1)
+					} else {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+					continue
+				}
+				run.clients[i] = c
+			}
+		}()
+	}
+	for i := range o.clients {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	res.connect = time.Since(start)
+	res.hung, res.failed = int(hung.Load()), int(failed.Load())
+	res.connected = o.clients - res.hung - res.failed
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "  first dial error: %s\n", e)
+	}
+	fmt.Fprintf(os.Stderr, "  %d connected in %v (hung %d, failed %d)\n", res.connected, res.connect.Round(time.Millisecond), res.hung, res.failed)
+	defer run.closeAll()
+	for i := range o.senders {
+		if run.clients[i] == nil {
+			return nil, fmt.Errorf("sender %d did not connect", i)
+		}
+	}
+	time.Sleep(o.settle)
+	if proc != nil && res.connected > 0 {
+		res.idleKB = float64(proc.rss()-baseRSS) / 1024 / float64(res.connected)
+	}
+
+	for _, rate := range o.rates {
+		st := run.step(rate, res.connected, o, proc)
+		fmt.Fprintf(os.Stderr, "  rate %d/s: delivered %d/%d, %.0f/s in window, p99 %v\n", rate, st.delivered, st.expected,
+			float64(st.inWindow)/st.window.Seconds(), st.lat.quantile(0.99))
+		res.steps = append(res.steps, st)
+	}
+	if proc != nil {
+		res.peakRSSMB = float64(proc.peakRSS()) / (1 << 20)
+	}
+	return res, nil
+}
+
+// run holds the clients and what they received.
+type load struct {
+	clients   []*sioclient.Client
+	receivers []*receiver
+	senders   int
+	sendTimes []*sendLog // per sender
+	delivered atomic.Int64
+	packets   atomic.Int64
+}
+
+// sendLog is one sender's send times, indexed by sequence number. Entries
+// are written before the event is sent and read by receivers afterwards.
+type sendLog struct {
+	times     []atomic.Int64 // allocated once for all steps
+	used      int64          // sequence numbers handed out (pacer only)
+	stepStart atomic.Int64   // first seq of the current step
+}
+
+func perSenderEvents(rate int, d time.Duration, senders int) int {
+	return int(int64(rate)*int64(d/time.Millisecond)/1000/int64(senders)) + 1
+}
+
+func newRun(clients, senders int, o options) *load {
+	r := &load{clients: make([]*sioclient.Client, clients), senders: senders}
+	capacity := 0
+	for _, rate := range o.rates {
+		capacity += perSenderEvents(rate, o.duration, senders)
+	}
+	for range senders {
+		r.sendTimes = append(r.sendTimes, &sendLog{times: make([]atomic.Int64, capacity)})
+	}
+	for range clients {
+		r.receivers = append(r.receivers, &receiver{run: r, maxSeq: make([]int64, senders)})
+	}
+	return r
+}
+
+func (r *load) closeAll() {
+	var wg sync.WaitGroup
+	for _, c := range r.clients {
+		if c != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.Close() }()
+		}
+	}
+	wg.Wait()
+}
+
+// step sends at rate events/s for o.duration and waits for deliveries.
+func (r *load) step(rate, connected int, o options, proc *serverProc) stepResult {
+	perSender := perSenderEvents(rate, o.duration, r.senders)
+	for _, sl := range r.sendTimes {
+		sl.stepStart.Store(sl.used)
+		sl.used += int64(perSender)
+	}
+	for _, rc := range r.receivers {
+		rc.reset()
+	}
+	r.delivered.Store(0)
+	r.packets.Store(0)
+	cpu0 := proc.cpu()
+
+	// One pacer: it emits the events due so far, round-robin over senders,
+	// so each sender's events leave in sequence order.
+	var sent int64
+	next := make([]int64, r.senders)
+	for i, sl := range r.sendTimes {
+		next[i] = sl.stepStart.Load()
+	}
+	total := int64(perSender) * int64(r.senders)
+	begin := time.Now()
+	buf := make([]byte, 0, 128)
+	for sent < total {
+		due := int64(time.Since(begin).Seconds() * float64(rate))
+		if due > total {
+			due = total
+		}
+		for ; sent < due; sent++ {
+			s := int(sent % int64(r.senders))
+			seq := next[s]
+			next[s]++
+			sl := r.sendTimes[s]
+			buf = appendCircle(buf[:0], s, seq)
+			sl.times[seq].Store(time.Now().UnixNano())
+			_ = r.clients[s].EmitRaw(string(buf))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	window := time.Since(begin)
+	inWindow := r.delivered.Load()
+
+	expected := sent * int64(connected)
+	deadline := time.Now().Add(o.drain)
+	last, lastChange := int64(-1), time.Now()
+	for time.Now().Before(deadline) {
+		d := r.delivered.Load()
+		if d >= expected {
+			break
+		}
+		if d != last {
+			last, lastChange = d, time.Now()
+		} else if time.Since(lastChange) > 3*time.Second {
+			break // nothing more is coming
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cpu := proc.cpu() - cpu0
+
+	st := stepResult{rate: rate, sent: sent, expected: expected, window: window, inWindow: inWindow, cpu: cpu, lat: &histogram{}}
+	for _, rc := range r.receivers {
+		rc.mu.Lock()
+		st.delivered += rc.count
+		st.reordered += rc.reordered
+		st.lat.merge(&rc.lat)
+		rc.mu.Unlock()
+	}
+	st.packets = r.packets.Load()
+	for _, c := range r.clients {
+		if c != nil {
+			select {
+			case <-c.Done():
+				st.disconnect++
+			default:
+			}
+		}
+	}
+	return st
+}
+
+// appendCircle builds 2["add-circle",{...}] with the sender in y and the
+// sequence number in x and dia.
+func appendCircle(b []byte, sender int, seq int64) []byte {
+	b = append(b, `2["add-circle",{"initials":"LG","x":`...)
+	b = strconv.AppendInt(b, seq%10000, 10)
+	b = append(b, `,"y":`...)
+	b = strconv.AppendInt(b, int64(sender), 10)
+	b = append(b, `,"dia":`...)
+	b = strconv.AppendInt(b, 1+seq/10000, 10)
+	b = append(b, `,"rgba":"rgba(1,2,3,0.5)"}]`...)
+	return b
+}
+
+// receiver is one client's view of the events.
+type receiver struct {
+	run       *load
+	mu        sync.Mutex
+	maxSeq    []int64 // per sender, highest seq seen this step (-1: none)
+	count     int64
+	reordered int64
+	lat       histogram
+}
+
+func (rc *receiver) reset() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for i := range rc.maxSeq {
+		rc.maxSeq[i] = -1
+	}
+	rc.count, rc.reordered = 0, 0
+	rc.lat = histogram{}
+}
+
+// onEvent handles ["add-circle",{...}] and ["circles",[{...},...]]; other
+// events are ignored.
+func (rc *receiver) onEvent(arr []byte) {
+	now := time.Now().UnixNano()
+	var name []byte
+	if len(arr) > 2 && arr[1] == '"' {
+		if end := indexByte(arr[2:], '"'); end >= 0 {
+			name = arr[2 : 2+end]
+		}
+	}
+	if string(name) != "add-circle" && string(name) != "circles" {
+		return
+	}
+	rc.run.packets.Add(1)
+	rest := arr[2+len(name):]
+	rc.mu.Lock()
+	n := int64(0)
+	for {
+		obj := indexByte(rest, '{')
+		if obj < 0 {
+			break
+		}
+		end := indexByte(rest[obj:], '}')
+		if end < 0 {
+			break
+		}
+		o := rest[obj : obj+end]
+		rest = rest[obj+end:]
+		x, ok1 := field(o, `"x":`)
+		y, ok2 := field(o, `"y":`)
+		dia, ok3 := field(o, `"dia":`)
+		if !ok1 || !ok2 || !ok3 || y < 0 || int(y) >= len(rc.maxSeq) {
+			continue
+		}
+		s := int(y)
+		seq := x + 10000*(dia-1)
+		sl := rc.run.sendTimes[s]
+		if seq < sl.stepStart.Load() || seq >= int64(len(sl.times)) || sl.times[seq].Load() == 0 {
+			continue // a straggler from an earlier step
+		}
+		if seq < rc.maxSeq[s] {
+			rc.reordered++
+		} else {
+			rc.maxSeq[s] = seq
+		}
+		rc.count++
+		n++
+		rc.lat.add(time.Duration(now - sl.times[seq].Load()))
+	}
+	rc.mu.Unlock()
+	rc.run.delivered.Add(n)
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// field reads a non-negative integer after key in a flat JSON object.
+func field(o []byte, key string) (int64, bool) {
+	i := strings.Index(string(o), key) // no allocation: the compiler converts in place
+	if i < 0 {
+		return 0, false
+	}
+	var v int64
+	j := i + len(key)
+	for j < len(o) && o[j] == ' ' {
+		j++
+	}
+	start := j
+	for ; j < len(o) && o[j] >= '0' && o[j] <= '9'; j++ {
+		v = v*10 + int64(o[j]-'0')
+	}
+	return v, j > start
+}
+
+// serverProc is a server under test, started by the generator.
+type serverProc struct {
+	name string
+	cmd  *exec.Cmd
+	url  string
+	pid  int
+}
+
+func startProc(name, bin string, args, env []string) (*serverProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "LOG_LEVEL=error")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	p := &serverProc{name: name, cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), pid: cmd.Process.Pid}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.url + "/")
+		if err == nil {
+			resp.Body.Close()
+			return p, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s did not answer on %s within 20s", bin, p.url)
+}
+
+func (p *serverProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpu is the process's user+system CPU time so far.
+func (p *serverProc) cpu() time.Duration {
+	if p == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name: utime is the 14th field
+	// of the line, stime the 15th, in clock ticks (100 per second on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func (p *serverProc) status(key string) int64 {
+	if p == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func (p *serverProc) rss() int64     { return p.status("VmRSS") }
+func (p *serverProc) peakRSS() int64 { return p.status("VmHWM") }
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// histogram counts durations in log-linear buckets (16 per power of two,
+// ≤ 6% error), cheap enough to update on every delivery.
+type histogram struct {
+	buckets [64 * 16]int64
+	n       int64
+	max     time.Duration
+}
+
+func bucketOf(us uint64) int {
+	if us < 16 {
+		return int(us)
+	}
+	e := bits.Len64(us) - 5 // keep the top 5 bits: 1 + 4 of mantissa
+	return e*16 + int(us>>uint(e))
+}
+
+func bucketLow(b int) time.Duration {
+	if b < 16 {
+		return time.Duration(b) * time.Microsecond
+	}
+	e, m := b/16, b%16+16
+	return time.Duration(uint64(m)<<uint(e-1)) * time.Microsecond
+}
+
+func (h *histogram) add(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	b := bucketOf(uint64(d / time.Microsecond))
+	if b >= len(h.buckets) {
+		b = len(h.buckets) - 1
+	}
+	h.buckets[b]++
+	h.n++
+	if d > h.max {
+		h.max = d
+	}
+}
+
+func (h *histogram) merge(o *histogram) {
+	for i, c := range o.buckets {
+		h.buckets[i] += c
+	}
+	h.n += o.n
+	h.max = max(h.max, o.max)
+}
+
+func (h *histogram) quantile(q float64) time.Duration {
+	if h.n == 0 {
+		return 0
+	}
+	want := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.buckets {
+		seen += c
+		if seen >= want {
+			return min(bucketLow(i+1), h.max)
+		}
+	}
+	return h.max
+}
+
+// printTable prints one row per figure, one column per target, and the
+// Go/Node ratio when both ran.
+func printTable(out io.Writer, o options, rs []*result) {
+	fmt.Fprintf(out, "\nclients=%d senders=%d duration=%v batch=%v\n\n", o.clients, o.senders, o.duration, o.batch)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	head := []string{"figure"}
+	for _, r := range rs {
+		head = append(head, r.target)
+	}
+	goI, nodeI := -1, -1
+	for i, r := range rs {
+		switch r.target {
+		case "go":
+			goI = i
+		case "node":
+			nodeI = i
+		}
+	}
+	ratio := goI >= 0 && nodeI >= 0
+	if ratio {
+		head = append(head, "go/node")
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	row := func(name string, val func(r *result) float64, format string) {
+		cells := []string{name}
+		for _, r := range rs {
+			cells = append(cells, fmt.Sprintf(format, val(r)))
+		}
+		if ratio {
+			g, n := val(rs[goI]), val(rs[nodeI])
+			if n != 0 {
+				cells = append(cells, fmt.Sprintf("%.2f×", g/n))
+			} else {
+				cells = append(cells, "-")
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	row("connect all (s)", func(r *result) float64 { return r.connect.Seconds() }, "%.2f")
+	row("connected", func(r *result) float64 { return float64(r.connected) }, "%.0f")
+	row("hung handshakes", func(r *result) float64 { return float64(r.hung) }, "%.0f")
+	row("failed handshakes", func(r *result) float64 { return float64(r.failed) }, "%.0f")
+	row("idle KB/conn", func(r *result) float64 { return r.idleKB }, "%.1f")
+	for i, rate := range o.rates {
+		st := func(r *result) *stepResult { return &r.steps[i] }
+		p := fmt.Sprintf("[%d/s] ", rate)
+		row(p+"offered deliveries/s", func(r *result) float64 { return float64(st(r).expected) / st(r).window.Seconds() }, "%.0f")
+		row(p+"delivered/s (window)", func(r *result) float64 { return float64(st(r).inWindow) / st(r).window.Seconds() }, "%.0f")
+		row(p+"fraction delivered", func(r *result) float64 { return frac(st(r).delivered, st(r).expected) }, "%.4f")
+		row(p+"lost", func(r *result) float64 { return float64(st(r).expected - st(r).delivered) }, "%.0f")
+		row(p+"reordered", func(r *result) float64 { return float64(st(r).reordered) }, "%.0f")
+		row(p+"packets received", func(r *result) float64 { return float64(st(r).packets) }, "%.0f")
+		row(p+"latency p50 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.50)) }, "%.1f")
+		row(p+"latency p90 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.90)) }, "%.1f")
+		row(p+"latency p99 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.99)) }, "%.1f")
+		row(p+"latency max (ms)", func(r *result) float64 { return msf(st(r).lat.max) }, "%.1f")
+		row(p+"server CPU µs/delivery", func(r *result) float64 {
+			if st(r).delivered == 0 {
+				return 0
+			}
+			return float64(st(r).cpu.Microseconds()) / float64(st(r).delivered)
+		}, "%.2f")
+		row(p+"clients disconnected", func(r *result) float64 { return float64(st(r).disconnect) }, "%.0f")
+	}
+	row("peak RSS (MB)", func(r *result) float64 { return r.peakRSSMB }, "%.0f")
+	_ = tw.Flush()
+}
+
+func frac(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func msf(d time.Duration) float64 { return float64(d) / 1e6 }

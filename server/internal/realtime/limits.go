@@ -1,0 +1,244 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+	"golang.org/x/time/rate"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/config"
+)
+
+// DefaultLimits are used for zero fields of Options.Limits.
+var DefaultLimits = config.Limits{RateLimit: 20, RateBurst: 40, MaxConnsPerIP: 300, SendQueueMax: 1000, BatchTick: 33 * time.Millisecond}
+
+// floodWindow is how long dropped events are remembered: a client that has
+// more than floodKick(burst) events dropped within it is disconnected.
+const floodWindow = 10 * time.Second
+
+func floodKick(burst int) int { return max(100, 2*burst) }
+
+func withDefaults(l config.Limits) config.Limits {
+	d := DefaultLimits
+	if l.RateLimit == 0 && l.RateBurst == 0 {
+		l.RateLimit = d.RateLimit // a zero Limits means "defaults"; config sets both
+	}
+	if l.RateBurst <= 0 {
+		l.RateBurst = d.RateBurst
+	}
+	if l.SendQueueMax <= 0 {
+		l.SendQueueMax = d.SendQueueMax
+	}
+	if l.BatchTick <= 0 {
+		l.BatchTick = d.BatchTick
+	}
+	return l
+}
+
+// limitEvents is a socket middleware: token buckets per socket on incoming
+// events, one per event name the app handles (so the clear button never
+// eats a click's budget; unknown names share one). Over the limit, events
+// are dropped and the sender is told (an ack error, or one error-message
+// per flood); a sender that keeps flooding is disconnected.
+//
+// A 5000-event burst of add-circle gets RATE_BURST events through (40 by
+// default) plus RATE_LIMIT per second while it lasts; after
+// floodKick(burst) drops within floodWindow the socket is disconnected.
+func (s *Server) limitEvents(so *socket.Socket) socket.SocketMiddleware {
+	if s.limits.RateLimit <= 0 {
+		return func(_ []any, next func(error)) { next(nil) }
+	}
+	kick := floodKick(s.limits.RateBurst)
+	var mu sync.Mutex
+	buckets := map[string]*rate.Limiter{}
+	var dropped int
+	var since time.Time
+	return func(ev []any, next func(error)) {
+		name, _ := first(ev).(string)
+		key := name
+		if !handledEvents[key] {
+			key = ""
+		}
+		mu.Lock()
+		lim := buckets[key]
+		if lim == nil {
+			factor := 1.0
+			if pointerEvents[key] {
+				factor = pointerRateFactor
+			}
+			lim = rate.NewLimiter(rate.Limit(s.limits.RateLimit*factor), int(float64(s.limits.RateBurst)*factor))
+			buckets[key] = lim
+		}
+		if lim.Allow() {
+			mu.Unlock()
+			next(nil)
+			return
+		}
+		now := time.Now()
+		if now.Sub(since) > floodWindow {
+			dropped, since = 0, now
+		}
+		dropped++
+		n := dropped
+		mu.Unlock()
+		msg := fmt.Sprintf("too many %s events: at most %g per second, please slow down", name, s.limits.RateLimit)
+		if _, ack := splitAck(ev[min(1, len(ev)):]); ack != nil {
+			ack([]any{map[string]any{"ok": false, "error": msg}}, nil)
+		} else if n == 1 {
+			_ = so.Emit("error-message", map[string]any{"event": name, "error": msg})
+		}
+		if n == 1 {
+			s.log.Warn("rate limited", "socket", so.Id(), "event", name)
+		}
+		if n == kick {
+			s.log.Warn("disconnecting flooding client", "socket", so.Id(), "dropped", n)
+			_ = so.Emit("error-message", map[string]any{"event": name, "error": "disconnected: too many events"})
+			// Queued behind the handlers of the events let through, which
+			// the library runs from the same per-socket queue (socket/v3
+			// socket.go dispatch), so those still reach the others.
+			so.Enqueue(func() { so.Disconnect(true) })
+		}
+	}
+}
+
+// pointerEvents carry pointer positions: the page sends up to ~30 a second
+// while the mouse moves, so their buckets are pointerRateFactor times larger.
+var pointerEvents = map[string]bool{"cursor": true, "spy": true, "mouse": true}
+
+const pointerRateFactor = 3
+
+// handledEvents get a token bucket each; other names share one.
+var handledEvents = func() map[string]bool {
+	m := map[string]bool{"add-circle": true, "register-player": true, "cursor": true, "spy": true, "mouse": true}
+	for _, n := range ClearEvents {
+		m[n] = true
+	}
+	return m
+}()
+
+// checkOrigin refuses Engine.IO requests from other sites' pages (cross-site
+// WebSocket hijacking: a browser sends cookies and connects a WebSocket
+// from any page). Requests without Origin (non-browser clients) pass.
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	anyOrigin := false
+	for _, o := range s.limits.AllowedOrigins {
+		if o == "*" {
+			anyOrigin = true
+		}
+		allowed[strings.ToLower(o)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || anyOrigin || allowed[strings.ToLower(origin)] || sameHost(origin, r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.log.Warn("origin refused", "origin", origin, "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "origin not allowed: set ALLOWED_ORIGINS to accept pages from other sites", http.StatusForbidden)
+	})
+}
+
+func sameHost(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// perIP counts open Engine.IO sessions per client address.
+type perIP struct {
+	max   int
+	mu    sync.Mutex
+	count map[string]int
+}
+
+var errTooManyConns = errors.New("too many connections from your address")
+
+func ipOf(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+// allow is the engine's AllowRequest: it refuses a handshake early when
+// the address is already at the limit.
+func (p *perIP) allow(ctx *types.HttpContext) error {
+	if p.max <= 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.count[ipOf(ctx.Request().RemoteAddr)] >= p.max {
+		return errTooManyConns
+	}
+	return nil
+}
+
+// open counts a new session and reports whether it is within the limit
+// (concurrent handshakes can all pass allow; this is the exact check).
+func (p *perIP) open(ip string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.count[ip]++
+	return p.max <= 0 || p.count[ip] <= p.max
+}
+
+func (p *perIP) close(ip string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.count[ip]--; p.count[ip] <= 0 {
+		delete(p.count, ip)
+	}
+}
+
+// guardSessions enforces the per-address limit and drops slow consumers.
+//
+// The engine socket queues packets in its writeBuffer while its transport is
+// busy (engine/v3 socket.go sendPacket/flush); for a client that stops
+// reading the WebSocket write blocks and that buffer grows without bound.
+// It is not exported, but every packet emits "packetCreate" and every flush
+// emits "flush" with the flushed packets, so created − flushed is its length.
+func (s *Server) guardSessions(eio engine.BaseServer) {
+	_ = eio.On("connection", func(args ...any) {
+		conn, ok := args[0].(engine.Socket)
+		if !ok {
+			return
+		}
+		ip := ipOf(conn.RemoteAddress())
+		within := s.perIP.open(ip)
+		_ = conn.Once("close", func(...any) { s.perIP.close(ip) })
+		if !within {
+			s.log.Warn("too many connections", "remote", ip, "max", s.perIP.max)
+			conn.Close(true)
+			return
+		}
+		var queued atomic.Int64
+		var dropped atomic.Bool
+		limit := int64(s.limits.SendQueueMax)
+		_ = conn.On("packetCreate", func(...any) {
+			if queued.Add(1) > limit && dropped.CompareAndSwap(false, true) {
+				s.log.Warn("dropping slow client", "engine", conn.Id(), "queued", limit)
+				// Not inline: this runs inside a broadcast, under the
+				// client's write lock and boardMu, which the close
+				// handlers take.
+				go conn.Close(true)
+			}
+		})
+		_ = conn.On("flush", func(args ...any) {
+			if wbuf, ok := args[0].([]*packet.Packet); ok {
+				queued.Add(-int64(len(wbuf)))
+			}
+		})
+	})
+}

@@ -1,0 +1,79 @@
+package realtime
+
+import (
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+)
+
+// Batch clients (the shipped page announces auth {batch: true}) receive a
+// board's new circles once per tick as one "circles" event holding an
+// array, instead of one add-circle per click: a hall of 1000 pages at 1000
+// clicks/s is a million add-circle packets a second, but only 30 packets
+// per page per second batched. Lesson clients keep one add-circle per event.
+//
+// Each board has two rooms besides the board room (which everyone is in,
+// for player lists and clears): one per delivery mode. Both are plain
+// rooms, so a cluster adapter carries them: every node batches the circles
+// drawn on it and broadcasts its own batch.
+
+// BatchEvent is the event batch clients receive each tick.
+const BatchEvent = "circles"
+
+func eachRoom(boardName string) socket.Room  { return socket.Room("board:" + boardName + ":each") }
+func batchRoom(boardName string) socket.Room { return socket.Room("board:" + boardName + ":batch") }
+
+// wantsBatch reads the client's handshake auth.
+func wantsBatch(so *socket.Socket) bool {
+	b, _ := so.Handshake().Auth["batch"].(bool)
+	return b
+}
+
+// joinBoard puts a socket in its board's rooms.
+func (s *Server) joinBoard(so *socket.Socket, boardName string) {
+	mode := eachRoom(boardName)
+	if wantsBatch(so) {
+		mode = batchRoom(boardName)
+	}
+	so.Join(room(boardName), mode)
+}
+
+// relayCircle sends a stored circle: now to lesson clients, at the next
+// tick to batch clients. The caller holds boardMu.
+func (s *Server) relayCircle(boardName string, c board.Circle) {
+	s.relay.emit(eachRoom(boardName), "add-circle", c)
+	s.batch[boardName] = append(s.batch[boardName], c)
+}
+
+// flushBoard sends a board's pending circles to its batch clients. Called
+// before a clear, so a batch client never sees a circle that was drawn
+// before the clear arrive after it. The caller holds boardMu.
+func (s *Server) flushBoard(boardName string) {
+	circles := s.batch[boardName]
+	if len(circles) == 0 {
+		return
+	}
+	delete(s.batch, boardName)
+	s.relay.emit(batchRoom(boardName), BatchEvent, circles)
+}
+
+// tick flushes every board each interval until stop is closed.
+func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.boardMu.Lock()
+			for name := range s.batch {
+				s.flushBoard(name)
+			}
+			s.boardMu.Unlock()
+		}
+	}
+}
