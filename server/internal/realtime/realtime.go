@@ -15,8 +15,8 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
-	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 )
 
 // ClearEvents are the names students give the "clear" event in their
@@ -76,7 +76,7 @@ type Server struct {
 	boardMu sync.Mutex
 	pending map[socket.SocketId]pendingLeave // dropped players awaiting recovery; boardMu
 	closing bool                             // boardMu
-	batch   map[string][]board.Circle // per board, circles batch clients have not had yet (under boardMu)
+	batch   map[string][]board.Circle        // per board, circles batch clients have not had yet (under boardMu)
 }
 
 // New builds a Socket.IO server with the app's events attached.
