@@ -57,7 +57,17 @@ func readFile(t testing.TB, path string) []byte {
 func startLessonServer(t testing.TB) *testServer {
 	t.Helper()
 	dir := pageDir(t, map[string][]byte{"public/javascripts/app.js": readFile(t, lessonAppJS)})
-	return startServer(t, nil, "-dir", dir)
+	return logsOnFailure(t, startServer(t, nil, "-dir", dir))
+}
+
+// logsOnFailure prints the server's log when the test fails.
+func logsOnFailure(t testing.TB, s *testServer) *testServer {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs.String())
+		}
+	})
+	return s
 }
 
 // pageKinds are the two app.js the server must serve a class with.
@@ -65,7 +75,7 @@ var pageKinds = []struct {
 	name  string
 	start func(testing.TB) *testServer
 }{
-	{"shipped", func(t testing.TB) *testServer { return startServer(t, nil) }},
+	{"shipped", func(t testing.TB) *testServer { return logsOnFailure(t, startServer(t, nil)) }},
 	{"lesson", startLessonServer},
 }
 
@@ -206,7 +216,7 @@ func TestBrowserHostileClient(t *testing.T) {
 func TestBrowserMixedClass(t *testing.T) {
 	lessonPage := "public/lesson.html"
 	dir := pageDir(t, map[string][]byte{"public/javascripts/lesson.js": readFile(t, lessonAppJS)})
-	s := startServer(t, nil, "-dir", dir)
+	s := logsOnFailure(t, startServer(t, nil, "-dir", dir))
 	// The lesson page is the server's own page with the student's script.
 	resp, err := http.Get(s.URL + "/")
 	if err != nil {
@@ -255,7 +265,7 @@ func TestBrowserMixedClass(t *testing.T) {
 // websocket only, and the default polling→websocket upgrade. Each receives
 // a circle another client draws, and draws one the other client receives.
 func TestBrowserTransports(t *testing.T) {
-	s := startServer(t, nil)
+	s := logsOnFailure(t, startServer(t, nil))
 	b := newBrowser(t)
 	other := dial(t, s, sioclient.Options{})
 	register(t, other, "ot")
