@@ -8,7 +8,13 @@ package main
 //	a.clickAt(200, 200)                       // a real mouse click at viewport coordinates
 //	a.waitJS(`document.querySelectorAll('#circles div').length === 1`, "one circle")
 //	n := evalJS[int](a, `window.__sockets.length`)
-//	a.close()                                 // closes the tab: its socket disconnects
+//	a.circles()                               // []drawnCircle: text, centre, width, colour as laid out
+//	a.click("header button")                  // click an element's centre
+//	a.close()                                 // closes the tab, as a user does: its socket drops
+//
+// openPage is newPage for pages that do not connect at load. At the end of
+// the test each page leaves gracefully (sockets disconnected, no long-poll in
+// flight) before its tab closes, then uncaught exceptions fail the test.
 //
 // Every page runs in its own browser context (its own cookies and storage, like
 // a separate browser). Waits poll the page's DOM with a deadline, never sleep.
