@@ -72,11 +72,15 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	tw := &trackingWriter{ResponseWriter: w}
-	s.engine.ServeHTTP(tw, r.WithContext(ctx))
+	gw := &gateWriter{w: w, header: http.Header{}}
+	s.engine.ServeHTTP(gw, r.WithContext(ctx))
+	// The engine returns when its request context ends, possibly while its
+	// write queue is still writing this response: shut the gate so nothing
+	// touches w after this handler returns.
+	started := gw.shut()
 	select {
 	case <-released:
-		if !tw.wrote {
+		if !started {
 			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 			_, _ = w.Write([]byte("1")) // Engine.IO close packet, as Node sends
 		}
@@ -84,29 +88,61 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// trackingWriter records whether the engine wrote a response.
-type trackingWriter struct {
-	http.ResponseWriter
-	mu    sync.Mutex
-	wrote bool
+// gateWriter is the engine's ResponseWriter for a long-poll GET. It
+// serializes the engine's writes and drops those after shut, because the
+// engine may write from its queue goroutine after ServeHTTP returned (a data
+// race on w, and a write to a finished response, under -race).
+type gateWriter struct {
+	w      http.ResponseWriter
+	header http.Header // the engine's headers, copied to w when it writes
+
+	mu      sync.Mutex
+	started bool // the engine began a response
+	closed  bool
 }
 
-func (t *trackingWriter) WriteHeader(code int) {
-	t.mu.Lock()
-	t.wrote = true
-	t.mu.Unlock()
-	t.ResponseWriter.WriteHeader(code)
+func (g *gateWriter) Header() http.Header { return g.header }
+
+func (g *gateWriter) WriteHeader(code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writeHeaderLocked(code)
 }
 
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	t.wrote = true
-	t.mu.Unlock()
-	return t.ResponseWriter.Write(b)
+func (g *gateWriter) writeHeaderLocked(code int) {
+	if g.closed || g.started {
+		return
+	}
+	g.started = true
+	for k, v := range g.header {
+		g.w.Header()[k] = v
+	}
+	g.w.WriteHeader(code)
 }
 
-func (t *trackingWriter) Flush() {
-	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+func (g *gateWriter) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, http.ErrHandlerTimeout
+	}
+	g.writeHeaderLocked(http.StatusOK)
+	return g.w.Write(b)
+}
+
+func (g *gateWriter) Flush() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.w.(http.Flusher); ok && !g.closed {
 		f.Flush()
 	}
+}
+
+// shut stops the engine's writes, waiting for one in progress, and reports
+// whether the engine had begun a response.
+func (g *gateWriter) shut() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	return g.started
 }
