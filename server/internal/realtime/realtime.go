@@ -29,6 +29,9 @@ type Options struct {
 	MaxHTTPBufferSize int64
 	// StoreTimeout bounds each store call made for one event.
 	StoreTimeout time.Duration
+	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
+	// 20 s by default, as Node's).
+	PingInterval, PingTimeout time.Duration
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -41,9 +44,9 @@ type Server struct {
 	io       *socket.Server
 	engine   http.Handler
 	sessions *sessions
-	store  board.Store
-	log    *slog.Logger
-	opts   Options
+	store    board.Store
+	log      *slog.Logger
+	opts     Options
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -65,17 +68,23 @@ func New(opts Options) *Server {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 5 * time.Second
 	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 25 * time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 20 * time.Second
+	}
 	s := &Server{store: opts.Store, log: opts.Logger, opts: opts}
 
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle
 	so.SetAllowEIO3(true)    // socket.io-client 2.x, which the lesson pinned
 	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
-	so.SetPingInterval(25 * time.Second)
-	so.SetPingTimeout(20 * time.Second)
+	so.SetPingInterval(opts.PingInterval)
+	so.SetPingTimeout(opts.PingTimeout)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
-	s.sessions = newSessions(s.io.Engine())
+	s.sessions = newSessions(s.io)
 	s.attach(s.io)
 	return s
 }
