@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	rt := realtime.New(realtime.Options{Logger: log})
+	rt := realtime.New(realtime.Options{Logger: log, PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout})
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
 		Views:       views,

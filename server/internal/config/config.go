@@ -18,6 +18,8 @@ type Config struct {
 	Dir           string        // where views/ and public/ live; "" = use the embedded copy if not found in .
 	LogLevel      slog.Level    // LOG_LEVEL: debug, info, warn, error
 	ShutdownGrace time.Duration // how long SIGTERM waits for clients to go
+	// PingInterval and PingTimeout are Engine.IO's heartbeat (0: the defaults).
+	PingInterval, PingTimeout time.Duration
 }
 
 // Parse reads args (without the program name) and getenv.
@@ -37,6 +39,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.Dir, "dir", getenv("ASSETS_DIR"), "directory holding views/ and public/ (env ASSETS_DIR; default: ./ if present, else the embedded copy)")
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
 	}

@@ -84,9 +84,11 @@ func newSessions(io *socket.Server) *sessions {
 		if !ok {
 			return
 		}
-		if st, ok := ss.lookup(so.Conn().Id()); ok {
+		conn := so.Conn()
+		if st, ok := ss.lookup(conn.Id()); ok {
 			st.markJoined()
 		}
+		_ = so.On("disconnect", func(...any) { finishClose(conn) })
 	})
 	return ss
 }
@@ -137,6 +139,16 @@ func (st *session) hold() {
 	}
 }
 
+// finishClose completes a polling session's close that the library left
+// pending: Socket.IO closes with Close(false), which waits for the next
+// poll to carry the close packet, but that packet is dropped
+// (polling.go:418), so the session would linger 30 s (polling.go:445).
+func finishClose(conn engine.Socket) {
+	if t := conn.Transport(); t != nil && t.Name() == "polling" && t.ReadyState() == "closing" {
+		t.OnClose()
+	}
+}
+
 func (ss *sessions) lookup(sid string) (*session, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -148,13 +160,19 @@ func (ss *sessions) lookup(sid string) (*session, bool) {
 func (s *Server) closeSession(sid, reason string) {
 	if conn, ok := s.io.Engine().Clients().Load(sid); ok {
 		s.log.Warn("closing socket.io session", "sid", sid, "reason", reason)
-		conn.Close(false)
+		conn.Close(true) // discard: close now, not after the next poll
+		finishClose(conn)
 	}
 }
 
+// engineHandler is what Handler returns.
+type engineHandler struct{ s *Server }
+
+func (h engineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.s.serveEngine(w, r) }
+
 // CloseSession ends the Engine.IO session sid if it is open (the web layer
 // calls it when it refuses a request of that session).
-func (s *Server) CloseSession(sid, reason string) { s.closeSession(sid, reason) }
+func (h engineHandler) CloseSession(sid, reason string) { h.s.closeSession(sid, reason) }
 
 // serveEngine passes a request to the engine with the workarounds above.
 func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {

@@ -89,8 +89,9 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Handler serves Engine.IO requests (mount it at /socket.io/).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveEngine) }
+// Handler serves Engine.IO requests (mount it at /socket.io/). It also has
+// CloseSession(sid, reason), for guards in front of it.
+func (s *Server) Handler() http.Handler { return engineHandler{s} }
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {
