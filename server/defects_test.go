@@ -50,7 +50,11 @@ func connectOutcome(ctx context.Context, url string, tr sioclient.Transport) str
 		return "emit error: " + err.Error()
 	}
 	if _, err := c.Next(ctx, "update-player-list"); err != nil {
-		return "closed after CONNECT: " + err.Error()
+		t0 := "closed after CONNECT: " + err.Error()
+		if os.Getenv("DEFECTS_SID") != "" {
+			t0 += " sid " + c.SID
+		}
+		return t0
 	}
 	return ""
 }

@@ -185,7 +185,7 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 		s.engine.ServeHTTP(gw, r)
 	case sid != "" && r.Method == http.MethodPost:
 		s.servePost(w, r, sid, q.Get("EIO") == "3")
-	case sid != "" && r.Method == http.MethodGet && q.Get("transport") == "polling":
+	case r.Method == http.MethodGet && q.Get("transport") == "polling":
 		s.servePoll(w, r, sid, q.Get("EIO") == "3")
 	default:
 		s.engine.ServeHTTP(w, r)
@@ -280,13 +280,23 @@ func splitSeq(s string, sep byte) func(func(string) bool) {
 	}
 }
 
-// servePoll passes a long-poll GET to the engine and answers it with the
-// close packet as soon as its session closes.
+// servePoll passes a long-poll GET (or a polling handshake) to the engine
+// and answers it with the close packet as soon as its session closes.
+//
+// It also keeps the response until the library has finished with the
+// request: the library closes the request (http-context.go:246) before
+// running its cleanup (:248), which clears the transport's current poll
+// unconditionally (polling.go:135). Returning earlier lets the client's
+// next poll be registered first and then cleared: the next write finds no
+// poll and the library closes the session ("polling write error").
 func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, eio3 bool) {
-	st, ok := s.sessions.lookup(sid)
-	if !ok {
-		s.engine.ServeHTTP(w, r) // unknown sid: the engine answers 400
-		return
+	var st *session
+	if sid != "" {
+		var ok bool
+		if st, ok = s.sessions.lookup(sid); !ok {
+			s.engine.ServeHTTP(w, r) // unknown sid: the engine answers 400
+			return
+		}
 	}
 	// The engine's request context is ours to cancel: cancelling it while
 	// the engine is still setting the poll up races inside the library
@@ -295,16 +305,23 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, e
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	hc := types.NewHttpContext(w, r.WithContext(ctx))
+	cleaned := make(chan struct{})
+	_ = hc.Once("close", func(...any) { close(cleaned) }) // emitted after the cleanup
+	const ours = 1                                        // our "close" listener
+	var sessionClosed <-chan struct{}
+	if st != nil {
+		sessionClosed = st.closed
+	}
 	go func() {
 		select {
-		case <-st.closed:
+		case <-sessionClosed:
 		case <-r.Context().Done(): // the client went away
 		case <-hc.Done():
 			return
 		}
 		// Normally set up long ago; bounded in case this request never
 		// becomes the session's poll.
-		for i := 0; i < 1000 && hc.ListenerCount("close") == 0; i++ {
+		for i := 0; i < 1000 && hc.ListenerCount("close") <= ours; i++ {
 			select {
 			case <-hc.Done():
 				return
@@ -314,7 +331,8 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, e
 		cancel()
 	}()
 	s.engine.(interface{ HandleRequest(*types.HttpContext) }).HandleRequest(hc)
-	if hc.IsDone() { // the engine answered
+	<-cleaned
+	if hc.IsDone() || st == nil { // the engine answered
 		return
 	}
 	select {
