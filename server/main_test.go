@@ -18,6 +18,7 @@ type testServer struct {
 	Port int
 	stop context.CancelFunc
 	done chan error
+	once sync.Once
 	logs *syncBuffer
 }
 
@@ -44,6 +45,11 @@ func startServer(t testing.TB, env map[string]string, args ...string) *testServe
 // Stop shuts the server down and fails the test if run returned an error.
 // A test may stop a server early; the cleanup's second Stop is a no-op.
 func (s *testServer) Stop(t testing.TB) {
+	t.Helper()
+	s.once.Do(func() { s.stopOnce(t) })
+}
+
+func (s *testServer) stopOnce(t testing.TB) {
 	t.Helper()
 	s.stop()
 	select {

@@ -29,6 +29,8 @@ type Config struct {
 	RecoveryWindow time.Duration
 	PresenceGrace  time.Duration // how long a dropped player stays listed
 	CursorMode     string        // "batched" (default) or "naive" (benchmark baseline)
+	// PingInterval and PingTimeout are Engine.IO's heartbeat (0: the defaults).
+	PingInterval, PingTimeout time.Duration
 	Limits
 	// PprofAddr, when set, serves net/http/pprof there (loopback only).
 	PprofAddr string
@@ -95,6 +97,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "open Socket.IO sessions per client address; 0 = unlimited (env MAX_CONNS_PER_IP)")
 	fs.IntVar(&cfg.SendQueueMax, "send-queue-max", cfg.SendQueueMax, "packets queued to one client before it is dropped as too slow (env SEND_QUEUE_MAX)")
 	fs.DurationVar(&cfg.BatchTick, "batch-tick", 33*time.Millisecond, "how often batch clients get the new circles")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
 	}

@@ -47,6 +47,9 @@ type Options struct {
 	CursorTick time.Duration
 	// Limits on clients; zero fields take DefaultLimits.
 	Limits config.Limits
+	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
+	// 20 s by default, as Node's).
+	PingInterval, PingTimeout time.Duration
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -69,6 +72,7 @@ type Server struct {
 	perIP    *perIP
 	stopTick chan struct{}
 	tickDone chan struct{}
+	guarded  http.Handler // serveEngine behind the origin check
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -93,6 +97,12 @@ func New(opts Options) *Server {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 5 * time.Second
 	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 25 * time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 20 * time.Second
+	}
 	if opts.RecoveryWindow == 0 {
 		opts.RecoveryWindow = DefaultRecoveryWindow
 	}
@@ -111,8 +121,8 @@ func New(opts Options) *Server {
 	so.SetServeClient(false) // the web package serves the embedded bundle
 	so.SetAllowEIO3(true)    // socket.io-client 2.x, which the lesson pinned
 	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
-	so.SetPingInterval(25 * time.Second)
-	so.SetPingTimeout(20 * time.Second)
+	so.SetPingInterval(opts.PingInterval)
+	so.SetPingTimeout(opts.PingTimeout)
 	if opts.Adapter != nil {
 		so.SetAdapter(opts.Adapter)
 	}
@@ -125,9 +135,10 @@ func New(opts Options) *Server {
 	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
-	s.sessions = newSessions(s.io.Engine())
+	s.sessions = newSessions(s.io)
 	s.guardSessions(s.io.Engine())
 	s.relay = newRelay(s.io, s.limits.LibraryBroadcast)
+	s.guarded = s.checkOrigin(http.HandlerFunc(s.serveEngine))
 	s.attach(s.io)
 	s.instrument()
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
@@ -135,8 +146,9 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Handler serves Engine.IO requests (mount it at /socket.io/).
-func (s *Server) Handler() http.Handler { return s.checkOrigin(http.HandlerFunc(s.serveEngine)) }
+// Handler serves Engine.IO requests (mount it at /socket.io/). It also has
+// CloseSession(sid, reason), for guards in front of it.
+func (s *Server) Handler() http.Handler { return engineHandler{s} }
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {

@@ -151,7 +151,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	if opts.Transport == Upgrade {
 		if err := c.upgrade(ctx); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("upgrading to websocket: %w", err)
+			return nil, fmt.Errorf("upgrading session %s to websocket: %w", c.SID, err)
 		}
 	}
 	select {
@@ -162,10 +162,10 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		}
 		return c, nil
 	case <-c.done:
-		return nil, fmt.Errorf("waiting for CONNECT reply: %w", c.Err())
+		return nil, fmt.Errorf("session %s: waiting for CONNECT reply: %w", c.SID, c.Err())
 	case <-ctx.Done():
 		c.Close()
-		return nil, fmt.Errorf("waiting for CONNECT reply: %w", ctx.Err())
+		return nil, fmt.Errorf("session %s: waiting for CONNECT reply: %w", c.SID, ctx.Err())
 	}
 }
 

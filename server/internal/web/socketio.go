@@ -24,11 +24,18 @@ func socketIO(engine http.Handler, maxBody int64) gin.HandlerFunc {
 			return
 		}
 		if !bodyFits(c, maxBody) {
+			// Node closes a session sent an oversize body; so do we.
+			if sc, ok := engine.(sessionCloser); ok && c.Query("sid") != "" {
+				sc.CloseSession(c.Query("sid"), "polling body without Content-Length or too large")
+			}
 			return
 		}
 		engine.ServeHTTP(c.Writer, c.Request)
 	}
 }
+
+// sessionCloser ends an Engine.IO session (realtime's handler has it).
+type sessionCloser interface{ CloseSession(sid, reason string) }
 
 // serveBundle serves an embedded file with a version ETag, answering
 // revalidations with 304 as Node's socket.io does.
