@@ -92,7 +92,7 @@ func TestInvalidBoardRefused(t *testing.T) {
 // A joining socket gets the board's circles, newest board.MaxCircles;
 // clear empties it.
 func TestLateJoinerBoard(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, map[string]string{"RATE_LIMIT": "0"}) // draws past the cap in one burst
 	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "late"}})
 	if cs := boardOf(t, a); len(cs) != 0 {
 		t.Fatalf("new board has %d circles", len(cs))

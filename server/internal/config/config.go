@@ -83,7 +83,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	if cfg.MaxConnsPerIP, err = envInt(getenv, "MAX_CONNS_PER_IP", 300); err != nil {
 		return Config{}, err
 	}
-	if cfg.SendQueueMax, err = envInt(getenv, "SEND_QUEUE_MAX", 1000); err != nil {
+	if cfg.SendQueueMax, err = envInt(getenv, "SEND_QUEUE_MAX", 4096); err != nil {
 		return Config{}, err
 	}
 	cfg.LibraryBroadcast = getenv("RELAY_PATH") == "library"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -139,13 +140,25 @@ func (st *session) hold() {
 	}
 }
 
-// finishClose completes a polling session's close that the library left
-// pending: Socket.IO closes with Close(false), which waits for the next
-// poll to carry the close packet, but that packet is dropped
-// (polling.go:418), so the session would linger 30 s (polling.go:445).
+// finishClose completes what the library leaves undone when a session ends:
+//   - Socket.IO closes a polling session with Close(false), which waits for
+//     the next poll to carry the close packet, but that packet is dropped
+//     (polling.go:418), so the session would linger 30 s (polling.go:445).
+//   - A WebSocket that drops without a close handshake is closed through
+//     OnClose (websocket.go _error → transport.go OnClose), which never
+//     reaches DoClose, the only caller of writeQueue.TryClose: the queue's
+//     goroutine (queue.go:30) and all it holds would stay forever. DoClose
+//     is idempotent for WebSockets; it runs apart because it waits for the
+//     queue, and this runs inside the socket's disconnect handlers.
 func finishClose(conn engine.Socket) {
-	if t := conn.Transport(); t != nil && t.Name() == "polling" && t.ReadyState() == "closing" {
+	t := conn.Transport()
+	switch {
+	case t == nil:
+	case t.Name() == transports.POLLING && t.ReadyState() == "closing":
 		t.OnClose()
+	case t.Name() == transports.WEBSOCKET && conn.ReadyState() == "closed":
+		go t.DoClose(nil) // TryClose waits for a write stuck on the dead peer
+
 	}
 }
 
@@ -304,7 +317,8 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, e
 	// we cancel only once the poll is set up (it then listens for "close").
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-	hc := types.NewHttpContext(w, r.WithContext(ctx))
+	gw := &gateWriter{w: w, header: http.Header{}}
+	hc := types.NewHttpContext(gw, r.WithContext(ctx))
 	cleaned := make(chan struct{})
 	_ = hc.Once("close", func(...any) { close(cleaned) }) // emitted after the cleanup
 	const ours = 1                                        // our "close" listener
@@ -332,7 +346,10 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, e
 	}()
 	s.engine.(interface{ HandleRequest(*types.HttpContext) }).HandleRequest(hc)
 	<-cleaned
-	if hc.IsDone() || st == nil { // the engine answered
+	// The context can end while the engine's write queue is still writing
+	// this response from its own goroutine: shut the gate so nothing
+	// touches w once this handler returns.
+	if started := gw.shut(); started || hc.IsDone() || st == nil { // the engine answered
 		return
 	}
 	select {
@@ -347,6 +364,65 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sid string, e
 		_, _ = io.WriteString(w, pkt)
 	default:
 	}
+}
+
+// gateWriter is the engine's ResponseWriter for a long-poll GET. It
+// serializes the engine's writes and drops those after shut, because the
+// engine may write from its queue goroutine after our handler returned (a
+// data race on w, and a write to a finished response).
+type gateWriter struct {
+	w      http.ResponseWriter
+	header http.Header // the engine's headers, copied to w when it writes
+
+	mu      sync.Mutex
+	started bool // the engine began a response
+	closed  bool
+}
+
+func (g *gateWriter) Header() http.Header { return g.header }
+
+func (g *gateWriter) WriteHeader(code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writeHeaderLocked(code)
+}
+
+func (g *gateWriter) writeHeaderLocked(code int) {
+	if g.closed || g.started {
+		return
+	}
+	g.started = true
+	for k, v := range g.header {
+		g.w.Header()[k] = v
+	}
+	g.w.WriteHeader(code)
+}
+
+func (g *gateWriter) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, http.ErrHandlerTimeout
+	}
+	g.writeHeaderLocked(http.StatusOK)
+	return g.w.Write(b)
+}
+
+func (g *gateWriter) Flush() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.w.(http.Flusher); ok && !g.closed {
+		f.Flush()
+	}
+}
+
+// shut stops the engine's writes, waiting for one in progress, and reports
+// whether the engine had begun a response.
+func (g *gateWriter) shut() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	return g.started
 }
 
 // gatedWriter hands the engine a hijacked connection whose reads wait

@@ -21,7 +21,7 @@ import (
 )
 
 // DefaultLimits are used for zero fields of Options.Limits.
-var DefaultLimits = config.Limits{RateLimit: 20, RateBurst: 40, MaxConnsPerIP: 300, SendQueueMax: 1000, BatchTick: 33 * time.Millisecond}
+var DefaultLimits = config.Limits{RateLimit: 20, RateBurst: 40, MaxConnsPerIP: 300, SendQueueMax: 4096, BatchTick: 33 * time.Millisecond}
 
 // floodWindow is how long dropped events are remembered: a client that has
 // more than floodKick(burst) events dropped within it is disconnected.
