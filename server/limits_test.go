@@ -147,6 +147,24 @@ func TestConnLimitPerIP(t *testing.T) {
 	}
 }
 
+// Behind a proxy every connection comes from the proxy's address: with
+// TRUST_PROXY the limit counts the address the proxy appends to
+// X-Forwarded-For, and a client cannot dodge it by sending its own.
+func TestConnLimitBehindProxy(t *testing.T) {
+	s := startServer(t, map[string]string{"MAX_CONNS_PER_IP": "2", "TRUST_PROXY": "true"})
+	from := func(chain string) sioclient.Options {
+		return sioclient.Options{Header: http.Header{"X-Forwarded-For": {chain}}}
+	}
+	dial(t, s, from("203.0.113.7"))
+	dial(t, s, from("198.51.100.1, 203.0.113.7")) // a forged first hop is ignored
+	if c, err := sioclient.Dial(ctxT(t, 5*time.Second), s.URL, from("203.0.113.7")); err == nil {
+		c.Close()
+		t.Errorf("a 3rd connection from 203.0.113.7 was accepted")
+	}
+	dial(t, s, from("203.0.113.8")) // another client behind the same proxy
+	dial(t, s, from("203.0.113.8"))
+}
+
 // A WebSocket message over MaxHttpBufferSize (16 KiB) ends that client's
 // session; others are unaffected.
 func TestOversizeMessage(t *testing.T) {

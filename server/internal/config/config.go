@@ -43,7 +43,10 @@ type Limits struct {
 	MaxConnsPerIP  int      // MAX_CONNS_PER_IP: open sessions per client address; 0 = unlimited
 	AllowedOrigins []string // ALLOWED_ORIGINS: extra page origins (scheme://host[:port]); "*" = any
 	SendQueueMax   int      // SEND_QUEUE_MAX: packets queued to one client before it is dropped
-	BatchTick      time.Duration
+	// TrustProxy counts clients by the X-Forwarded-For their proxy appends
+	// (TRUST_PROXY; on by default on Heroku, where DYNO is set).
+	TrustProxy bool
+	BatchTick  time.Duration
 	// LibraryBroadcast sends relays through the library's io.To().Emit even
 	// with the in-memory adapter (RELAY_PATH=library; for benchmarks).
 	LibraryBroadcast bool
@@ -87,6 +90,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		return Config{}, err
 	}
 	cfg.LibraryBroadcast = getenv("RELAY_PATH") == "library"
+	cfg.TrustProxy = getenv("TRUST_PROXY") == "true" || getenv("TRUST_PROXY") == "" && getenv("DYNO") != ""
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(o, "/"))
@@ -96,6 +100,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "events a socket may send in a burst (env RATE_BURST)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "open Socket.IO sessions per client address; 0 = unlimited (env MAX_CONNS_PER_IP)")
 	fs.IntVar(&cfg.SendQueueMax, "send-queue-max", cfg.SendQueueMax, "packets queued to one client before it is dropped as too slow (env SEND_QUEUE_MAX)")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "count clients by X-Forwarded-For (behind Heroku's router or nginx; env TRUST_PROXY, default true when DYNO is set)")
 	fs.DurationVar(&cfg.BatchTick, "batch-tick", 33*time.Millisecond, "how often batch clients get the new circles")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")

@@ -157,9 +157,10 @@ func sameHost(origin, host string) bool {
 
 // perIP counts open Engine.IO sessions per client address.
 type perIP struct {
-	max   int
-	mu    sync.Mutex
-	count map[string]int
+	max        int
+	trustProxy bool
+	mu         sync.Mutex
+	count      map[string]int
 }
 
 var errTooManyConns = errors.New("too many connections from your address")
@@ -171,6 +172,22 @@ func ipOf(remote string) string {
 	return remote
 }
 
+// clientIP is the address a per-address limit counts. Behind a proxy
+// (Heroku's router, nginx) every connection comes from the proxy, so with
+// TrustProxy the address is the last X-Forwarded-For entry: the one the
+// proxy itself appended, which a client cannot forge.
+func (p *perIP) clientIP(r *http.Request, peer string) string {
+	if p.trustProxy && r != nil {
+		if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
+			list := strings.Split(hops[len(hops)-1], ",")
+			if last := strings.TrimSpace(list[len(list)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	return ipOf(peer)
+}
+
 // allow is the engine's AllowRequest: it refuses a handshake early when
 // the address is already at the limit.
 func (p *perIP) allow(ctx *types.HttpContext) error {
@@ -179,7 +196,7 @@ func (p *perIP) allow(ctx *types.HttpContext) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.count[ipOf(ctx.Request().RemoteAddr)] >= p.max {
+	if p.count[p.clientIP(ctx.Request(), ctx.Request().RemoteAddr)] >= p.max {
 		return errTooManyConns
 	}
 	return nil
@@ -215,7 +232,11 @@ func (s *Server) guardSessions(eio engine.BaseServer) {
 		if !ok {
 			return
 		}
-		ip := ipOf(conn.RemoteAddress())
+		var req *http.Request
+		if hc := conn.Request(); hc != nil {
+			req = hc.Request()
+		}
+		ip := s.perIP.clientIP(req, conn.RemoteAddress())
 		within := s.perIP.open(ip)
 		_ = conn.Once("close", func(...any) { s.perIP.close(ip) })
 		if !within {

@@ -114,7 +114,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
 		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}}
-	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, count: map[string]int{}}
+	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, opts.CursorTick, s.emitToBoard)
 
 	so := socket.DefaultServerOptions()
