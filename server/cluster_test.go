@@ -403,6 +403,55 @@ func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
 	}
 }
 
+// Through the real server: once run's context is cancelled (SIGTERM),
+// /healthz answers 503 "draining" for -drain-delay while connected clients
+// are still served; only then are they told to go. The server never stops
+// answering before /healthz said so.
+func TestHealthDrainingHTTP(t *testing.T) {
+	s := startServer(t, nil, "-drain-delay", "3s")
+	c := dial(t, s, sioclient.Options{})
+	register(t, c, "DR")
+	if code, h := getHealth(t, s); code != http.StatusOK || h.Status != "ok" {
+		t.Fatalf("healthz before shutdown: %d %+v", code, h)
+	}
+	s.stop() // what SIGTERM does to run's context
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, h := getHealth(t, s)
+		if code == http.StatusServiceUnavailable && h.Status == "draining" {
+			break
+		}
+		if code != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("healthz after shutdown began: %d %+v; want 503 draining", code, h)
+		}
+		time.Sleep(10 * time.Millisecond) // polling, not asserting
+	}
+	if reply, err := c.EmitWithAck(ctxT(t, 10*time.Second), "add-circle", circle(1)); err != nil || !strings.Contains(string(reply[0]), `"ok":true`) {
+		t.Errorf("add-circle while draining: %s, %v", reply, err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("client not told to go after the drain delay")
+	}
+	s.Stop(t)
+}
+
+// getHealth fetches /healthz; a failed request fails the test.
+func getHealth(t testing.TB, s *testServer) (int, health) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	defer resp.Body.Close()
+	var h health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatalf("healthz body: %v", err)
+	}
+	return resp.StatusCode, h
+}
+
 // /healthz answers 503 once shutdown has begun, so a balancer stops
 // sending new clients to a draining node.
 func TestHealthDraining(t *testing.T) {
