@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"maps"
@@ -30,9 +31,18 @@ type redisServer struct {
 	bin  string
 	port int
 	cmd  *exec.Cmd
+	// certFile and keyFile, when set, make it listen with TLS only.
+	certFile, keyFile string
 }
 
 func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	r := newRedis(t)
+	r.Start()
+	return r
+}
+
+func newRedis(t testing.TB) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -42,23 +52,34 @@ func startRedis(t testing.TB) *redisServer {
 		t.Skipf("redis-server not installed: %v", err)
 	}
 	r := &redisServer{t: t, bin: bin, port: freePort(t)}
-	r.Start()
 	t.Cleanup(r.Kill)
 	return r
 }
 
-func (r *redisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
+func (r *redisServer) URL() string {
+	scheme := "redis"
+	if r.certFile != "" {
+		scheme = "rediss"
+	}
+	return scheme + "://127.0.0.1:" + strconv.Itoa(r.port) + "/0"
+}
 
 // Start (re)starts the server on its port and waits until it answers.
 func (r *redisServer) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	port := strconv.Itoa(r.port)
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--port", port}
+	opts := &redis.Options{Addr: "127.0.0.1:" + port}
+	if r.certFile != "" {
+		args = append(args[:len(args)-1], "0", "--tls-port", port, "--tls-cert-file", r.certFile, "--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
+		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test's own self-signed certificate
+	}
+	r.cmd = exec.Command(r.bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port)})
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
