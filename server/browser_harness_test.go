@@ -11,6 +11,7 @@ package main
 //	a.circles()                               // []drawnCircle: text, centre, width, colour as laid out
 //	a.click("header button")                  // click an element's centre
 //	a.close()                                 // closes the tab, as a user does: its socket drops
+//	a.dropWebSockets(); a.restoreWebSockets() // a network outage for the page's WebSockets
 //
 // openPage is newPage for pages that do not connect at load. At the end of
 // the test each page leaves gracefully (sockets disconnected, no long-poll in
@@ -160,6 +161,27 @@ const socketHook = `(() => {
   });
 })();`
 
+// wsHook runs before any script of the page. It wraps WebSocket so a test
+// can cut the page's connections and refuse new ones (they go to a closed
+// port), as a network outage does, then let them through again. Otherwise
+// the page gets the browser's own WebSocket objects.
+const wsHook = `(() => {
+  const W = window.WebSocket;
+  let open = [], offline = false;
+  function H(url, protocols) {
+    if (offline) url = 'ws://127.0.0.1:9/';
+    const s = protocols === undefined ? new W(url) : new W(url, protocols);
+    open = open.filter(o => o.readyState < W.CLOSING);
+    open.push(s);
+    return s;
+  }
+  H.prototype = W.prototype;
+  Object.assign(H, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = H;
+  Object.defineProperty(window, '__dropWebSockets', { value: () => { offline = true; open.forEach(s => s.close()); open = []; } });
+  Object.defineProperty(window, '__restoreWebSockets', { value: () => { offline = false; } });
+})();`
+
 // newPage opens url in a new tab of b, answers the page's prompt() dialogs
 // with initials, and waits until every socket the page opened with io() is
 // connected. Pass initials "" for a page that never prompts (any prompt
@@ -197,9 +219,13 @@ func openPage(t testing.TB, b *browser, url, initials string) *page {
 	p.do("opening "+url,
 		chromedp.EmulateViewport(viewportW, viewportH),
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument,
-				cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: socketHook})
-			return err
+			for _, hook := range []string{wsHook, socketHook} {
+				if _, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument,
+					cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: hook}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}),
 		chromedp.Navigate(url),
 	)
@@ -411,6 +437,20 @@ func (p *page) screenshot(path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}
+}
+
+// dropWebSockets closes the page's WebSockets and makes new ones fail until
+// restoreWebSockets, as a network outage would. (Long-polling requests are
+// not cut: pages that prefer websocket reconnect with websocket only.)
+func (p *page) dropWebSockets() {
+	p.t.Helper()
+	evalJS[bool](p, `(window.__dropWebSockets(), true)`)
+}
+
+// restoreWebSockets ends dropWebSockets' outage.
+func (p *page) restoreWebSockets() {
+	p.t.Helper()
+	evalJS[bool](p, `(window.__restoreWebSockets(), true)`)
 }
 
 // close closes the tab (its sockets disconnect as when a user closes it).

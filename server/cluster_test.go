@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,9 +31,18 @@ type redisServer struct {
 	bin  string
 	port int
 	cmd  *exec.Cmd
+	// certFile and keyFile, when set, make it listen with TLS only.
+	certFile, keyFile string
 }
 
 func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	r := newRedis(t)
+	r.Start()
+	return r
+}
+
+func newRedis(t testing.TB) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,23 +52,34 @@ func startRedis(t testing.TB) *redisServer {
 		t.Skipf("redis-server not installed: %v", err)
 	}
 	r := &redisServer{t: t, bin: bin, port: freePort(t)}
-	r.Start()
 	t.Cleanup(r.Kill)
 	return r
 }
 
-func (r *redisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
+func (r *redisServer) URL() string {
+	scheme := "redis"
+	if r.certFile != "" {
+		scheme = "rediss"
+	}
+	return scheme + "://127.0.0.1:" + strconv.Itoa(r.port) + "/0"
+}
 
 // Start (re)starts the server on its port and waits until it answers.
 func (r *redisServer) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	port := strconv.Itoa(r.port)
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--port", port}
+	opts := &redis.Options{Addr: "127.0.0.1:" + port}
+	if r.certFile != "" {
+		args = append(args[:len(args)-1], "0", "--tls-port", port, "--tls-cert-file", r.certFile, "--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
+		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test's own self-signed certificate
+	}
+	r.cmd = exec.Command(r.bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port)})
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
@@ -401,6 +424,55 @@ func startProcess(t testing.TB, bin string, env map[string]string) *procServer {
 	}
 }
 
+// Through the real server: once run's context is cancelled (SIGTERM),
+// /healthz answers 503 "draining" for -drain-delay while connected clients
+// are still served; only then are they told to go. The server never stops
+// answering before /healthz said so.
+func TestHealthDrainingHTTP(t *testing.T) {
+	s := startServer(t, nil, "-drain-delay", "3s")
+	c := dial(t, s, sioclient.Options{})
+	register(t, c, "DR")
+	if code, h := getHealth(t, s); code != http.StatusOK || h.Status != "ok" {
+		t.Fatalf("healthz before shutdown: %d %+v", code, h)
+	}
+	s.stop() // what SIGTERM does to run's context
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, h := getHealth(t, s)
+		if code == http.StatusServiceUnavailable && h.Status == "draining" {
+			break
+		}
+		if code != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("healthz after shutdown began: %d %+v; want 503 draining", code, h)
+		}
+		time.Sleep(10 * time.Millisecond) // polling, not asserting
+	}
+	if reply, err := c.EmitWithAck(ctxT(t, 10*time.Second), "add-circle", circle(1)); err != nil || !strings.Contains(string(reply[0]), `"ok":true`) {
+		t.Errorf("add-circle while draining: %s, %v", reply, err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("client not told to go after the drain delay")
+	}
+	s.Stop(t)
+}
+
+// getHealth fetches /healthz; a failed request fails the test.
+func getHealth(t testing.TB, s *testServer) (int, health) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	defer resp.Body.Close()
+	var h health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatalf("healthz body: %v", err)
+	}
+	return resp.StatusCode, h
+}
+
 // /healthz answers 503 once shutdown has begun, so a balancer stops
 // sending new clients to a draining node.
 func TestHealthDraining(t *testing.T) {
@@ -412,4 +484,135 @@ func TestHealthDraining(t *testing.T) {
 	if h := ms.health(); h.Ready || h.Status != "draining" {
 		t.Errorf("draining health = %+v, want not ready", h)
 	}
+}
+
+// What one node shows for boards, batching, cursors and the seeds' events
+// is the same across nodes: board x spans nodes 1 and 2, board y nodes 2
+// and 3 and sees none of x; a batch client gets node 1's circles in a
+// "circles" event; a late joiner on node 3 gets node 1's circles; cursors,
+// cursor-leave, spy and mouse (io.To(room).Except(sender)) cross.
+func TestClusterPresence(t *testing.T) {
+	r := startRedis(t)
+	n1, n2, n3 := startServer(t, clusterEnv(r)), startServer(t, clusterEnv(r)), startServer(t, clusterEnv(r))
+	onX := sioclient.Options{Auth: map[string]any{"board": "x"}}
+	onY := sioclient.Options{Auth: map[string]any{"board": "y"}}
+	x1, x2 := dial(t, n1, onX), dial(t, n2, onX)
+	batch2 := dial(t, n2, sioclient.Options{Auth: map[string]any{"board": "x", "batch": true}})
+	y2, y3 := dial(t, n2, onY), dial(t, n3, onY)
+
+	register(t, x1, "XA")
+	register(t, x2, "XB")
+	register(t, y3, "YC")
+	for _, c := range []*sioclient.Client{x1, x2, batch2} {
+		waitPlayers(t, c, "XA", "XB")
+	}
+	waitPlayers(t, y2, "YC")
+
+	// add-circle on node 1: lesson clients on node 2 get the same JSON as
+	// node 1's own (field names and all: the page reads c.x), batch
+	// clients the same circle in the next tick's "circles".
+	x1.Emit("add-circle", circle(11))
+	local := next(t, x1, "add-circle").Args[0]
+	if remote := next(t, x2, "add-circle").Args[0]; !sameJSON(local, remote) || !strings.Contains(string(local), `"x":11`) {
+		t.Errorf("add-circle on node 1 %s, on node 2 %s", local, remote)
+	}
+	var batched []json.RawMessage
+	if err := next(t, batch2, realtime.BatchEvent).Decode(0, &batched); err != nil || len(batched) != 1 || !sameJSON(batched[0], local) {
+		t.Fatalf("node 2 batch client: %s %s, %v; want [%s]", realtime.BatchEvent, batched, err, local)
+	}
+
+	// A late joiner on node 3 gets board x's circles drawn on node 1;
+	// one on board y gets none.
+	if cs := boardOf(t, dial(t, n3, onX)); len(cs) != 1 || cs[0].X != 11 || cs[0].Initials != "XA" {
+		t.Errorf("late joiner on node 3 got board %+v", cs)
+	}
+	if cs := boardOf(t, dial(t, n3, onY)); len(cs) != 0 {
+		t.Errorf("board y joiner got %d of board x's circles", len(cs))
+	}
+
+	// Cursors cross in batches; the sender sees none of its own.
+	type cursor struct {
+		ID, Initials string
+		X, Y         float64
+	}
+	x1.Emit("cursor", map[string]any{"x": 40, "y": 50})
+	var cursors []cursor
+	for len(cursors) == 0 || cursors[0].X != 40 {
+		if err := next(t, x2, "cursors").Decode(0, &cursors); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cursors) != 1 || cursors[0].ID != x1.ID || cursors[0].Initials != "XA" || cursors[0].Y != 50 {
+		t.Errorf("node 2 cursors %+v", cursors)
+	}
+	if own := next(t, x1, "cursors").Args[0]; !sameKeys(own, next(t, x2, "cursors").Args[0]) {
+		t.Errorf("cursor fields differ across nodes")
+	}
+
+	// spy and mouse cross to the board's other sockets, never the sender.
+	x1.Emit("spy", 3, 4)
+	x1.Emit("mouse", map[string]any{"x": 5, "y": 6})
+	for _, c := range []*sioclient.Client{x2, batch2} {
+		if ev := next(t, c, "spy"); string(ev.Args[0]) != `{"x":3,"y":4}` {
+			t.Errorf("node 2 spy %s", ev.Args)
+		}
+		if ev := next(t, c, "mouse"); string(ev.Args[0]) != `{"x":5,"y":6}` {
+			t.Errorf("node 2 mouse %s", ev.Args)
+		}
+	}
+
+	// A clear on node 2 reaches node 1 under every alias.
+	x2.Emit("clear-display")
+	for _, alias := range realtime.ClearEvents {
+		next(t, x1, alias)
+		next(t, batch2, alias)
+	}
+
+	// Sync points: a circle from the sender's own node comes back to it
+	// after any relay of its spy would have; board y's own circle from
+	// node 3 reaches node 2 after anything of board x would have.
+	x1.Emit("add-circle", circle(12))
+	next(t, x1, "add-circle")
+	if n := x1.Pending("spy") + x1.Pending("mouse"); n != 0 {
+		t.Errorf("the sender got %d relays of its own spy or mouse", n)
+	}
+	y3.Emit("add-circle", circle(13))
+	var got board.Circle
+	if err := next(t, y2, "add-circle").Decode(0, &got); err != nil || got.X != 13 {
+		t.Fatalf("board y add-circle %+v, %v", got, err)
+	}
+	for _, ev := range []string{"add-circle", "clear", "cursors", "spy", "mouse", realtime.BatchEvent} {
+		if n := y2.Pending(ev); n != 0 {
+			t.Errorf("board y client got %d %s events of board x", n, ev)
+		}
+	}
+	if n := batch2.Pending("add-circle"); n != 0 {
+		t.Errorf("batch client got %d add-circle events", n)
+	}
+
+	// Leaving removes the cursor on the other node at once.
+	x1.Close()
+	var leave struct{ ID string }
+	if err := next(t, x2, "cursor-leave").Decode(0, &leave); err != nil || leave.ID != x1.ID {
+		t.Errorf("node 2 cursor-leave %+v, %v", leave, err)
+	}
+	waitPlayers(t, x2, "XB")
+}
+
+// sameJSON reports whether two JSON texts hold the same value, whatever
+// the order of object keys.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && equalJSON(x, y)
+}
+
+// sameKeys reports whether two JSON arrays of objects use the same keys in
+// their first objects.
+func sameKeys(a, b json.RawMessage) bool {
+	var x, y []map[string]any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil || len(x) == 0 || len(y) == 0 {
+		return false
+	}
+	keys := func(m map[string]any) string { return strings.Join(slices.Sorted(maps.Keys(m)), ",") }
+	return keys(x[0]) == keys(y[0])
 }

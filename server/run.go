@@ -83,10 +83,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	log.Info("shutting down", "grace", cfg.ShutdownGrace, "drain_delay", cfg.DrainDelay)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainDelay+cfg.ShutdownGrace)
 	defer cancel()
 	member.drain(shutdownCtx, log)
+	// /healthz now answers 503; keep serving while a balancer notices.
+	time.Sleep(cfg.DrainDelay)
 	// Socket.IO first: it tells clients to go (so they reconnect elsewhere)
 	// and releases the long-polling requests Shutdown would wait for.
 	if err := rt.Close(); err != nil {

@@ -172,9 +172,12 @@ func (n *Node) ID() string { return n.id }
 func (n *Node) RedisUp() bool { return n.up.Load() }
 
 // Adapter is the Socket.IO adapter to give the server: the classic Redis
-// adapter, which carries single-room emits to the other nodes.
+// adapter, which carries single-room emits to the other nodes, encoding
+// payloads with their JSON field names (see wireParser).
 func (n *Node) Adapter() socket.AdapterConstructor {
-	return &sioadapter.RedisAdapterBuilder{Redis: n.sio, Opts: sioadapter.DefaultRedisAdapterOptions()}
+	opts := sioadapter.DefaultRedisAdapterOptions()
+	opts.SetParser(wireParser{})
+	return &sioadapter.RedisAdapterBuilder{Redis: n.sio, Opts: opts}
 }
 
 // adapterError handles errors the adapter reports. Its subscribe loops

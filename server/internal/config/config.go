@@ -20,6 +20,9 @@ type Config struct {
 	Dir           string        // where views/ and public/ live; "" = use the embedded copy if not found in .
 	LogLevel      slog.Level    // LOG_LEVEL: debug, info, warn, error
 	ShutdownGrace time.Duration // how long SIGTERM waits for clients to go
+	// DrainDelay is how long SIGTERM keeps serving, /healthz answering 503,
+	// before telling clients to go: time for a balancer to stop sending new ones.
+	DrainDelay time.Duration
 	// REDIS_URL (redis:// or rediss://) switches on the cluster; empty = one node.
 	RedisURL       string
 	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
@@ -69,6 +72,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.Dir, "dir", getenv("ASSETS_DIR"), "directory holding views/ and public/ (env ASSETS_DIR; default: ./ if present, else the embedded copy)")
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, keep serving this long with /healthz answering 503 before closing connections")
 	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
 	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
@@ -106,6 +110,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
+	}
+	if cfg.DrainDelay < 0 || cfg.ShutdownGrace < 0 {
+		return Config{}, fmt.Errorf("-drain-delay %v, -shutdown-grace %v: want ≥ 0", cfg.DrainDelay, cfg.ShutdownGrace)
 	}
 	if cfg.CursorMode != "batched" && cfg.CursorMode != "naive" {
 		return Config{}, fmt.Errorf("-cursor-mode %q: want batched or naive", cfg.CursorMode)

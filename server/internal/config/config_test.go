@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != ":3000" || cfg.LogLevel != slog.LevelInfo || cfg.ShutdownGrace != 25*time.Second {
+	if cfg.Addr != ":3000" || cfg.LogLevel != slog.LevelInfo || cfg.ShutdownGrace != 25*time.Second || cfg.DrainDelay != 0 {
 		t.Errorf("defaults: %+v", cfg)
 	}
 
@@ -35,5 +35,11 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse([]string{"-nope"}, env(nil), io.Discard); err == nil {
 		t.Errorf("unknown flag accepted")
+	}
+	if cfg, err := Parse([]string{"-drain-delay", "5s"}, env(nil), io.Discard); err != nil || cfg.DrainDelay != 5*time.Second {
+		t.Errorf("-drain-delay 5s: %+v %v", cfg, err)
+	}
+	if _, err := Parse([]string{"-drain-delay", "-1s"}, env(nil), io.Discard); err == nil {
+		t.Errorf("negative -drain-delay accepted")
 	}
 }
