@@ -358,12 +358,6 @@ func (p *page) state() string {
 	return s
 }
 
-// players returns the texts of ul#players' items.
-func (p *page) players() []string {
-	p.t.Helper()
-	return evalJS[[]string](p, `[...document.querySelectorAll('ul#players li')].map(li => li.textContent)`)
-}
-
 // waitPlayers waits until ul#players lists exactly want, in order.
 func (p *page) waitPlayers(want ...string) {
 	p.t.Helper()

@@ -49,7 +49,6 @@ type options struct {
 	dialers     int
 	settle      time.Duration
 	goEnv       []string
-	boardPath   string
 	dialTimeout time.Duration
 }
 
