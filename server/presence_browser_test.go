@@ -89,6 +89,13 @@ func TestBrowserPresence(t *testing.T) {
 		if n := evalJS[int](a, cursorsShown); n != 0 {
 			t.Errorf("a shows %d cursors of its own", n)
 		}
+		// Idle cursors fade (10 s on the page; shortened here) and come back
+		// when they move.
+		evalJS[bool](other, `window.CURSOR_IDLE_MS = 300, true`)
+		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 300, 300))
+		other.waitJS(`document.querySelector('#cursors .cursor').classList.contains('idle') && getComputedStyle(document.querySelector('#cursors .cursor')).opacity < 1`, "a's idle cursor fading")
+		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 320, 300))
+		other.waitJS(`!document.querySelector('#cursors .cursor').classList.contains('idle')`, "a's cursor awake again")
 		a.do("leaving the page", chromedp.Navigate("about:blank")) // leaving the page says goodbye
 		other.waitJS(cursorsShown+` === 0`, "a's cursor gone")
 		other.waitPlayers("CB")

@@ -5,7 +5,7 @@
   'use strict';
 
   var SEND_EVERY_MS = 33; // ~30 positions/s at most
-  var IDLE_MS = 10000;    // fade a cursor that has not moved for this long
+  var IDLE_MS = 10000;    // fade a cursor that has not moved for this long (window.CURSOR_IDLE_MS overrides)
 
   window.startCursors = function (socket, layer) {
     var shown = {}; // id → {el, timer}
@@ -40,7 +40,7 @@
       entry.el.style.transform = 'translate(' + (Number(c.x) || 0) + 'px,' + (Number(c.y) || 0) + 'px)';
       entry.el.classList.remove('idle');
       window.clearTimeout(entry.timer);
-      entry.timer = window.setTimeout(function () { entry.el.classList.add('idle'); }, IDLE_MS);
+      entry.timer = window.setTimeout(function () { entry.el.classList.add('idle'); }, window.CURSOR_IDLE_MS || IDLE_MS);
     }
 
     function remove(id) {
