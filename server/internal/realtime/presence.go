@@ -43,31 +43,22 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 		ok(ack)
 	})
 
-	// spy: the seed's socket.broadcast.emit('spy', {x, y}), delivered as
-	// reliably as there (the batched, volatile way is "cursor").
-	so.On("spy", func(args ...any) {
-		args, ack := splitAck(args)
-		p, err := board.ParsePoint(args)
-		if err != nil {
-			s.reject(so, "spy", ack, err)
-			return
-		}
-		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit("spy", p)
-		ok(ack)
-	})
-
-	// mouse: the p5 drawing seed. Not volatile: each point is part of a
-	// drawing, and a dropped one is a gap in someone's line.
-	so.On("mouse", func(args ...any) {
-		args, ack := splitAck(args)
-		p, err := board.ParsePoint(args)
-		if err != nil {
-			s.reject(so, "mouse", ack, err)
-			return
-		}
-		_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit("mouse", p)
-		ok(ack)
-	})
+	// spy (the seed's socket.broadcast.emit('spy', {x, y})) and mouse (the
+	// p5 drawing seed): relayed to the rest of the board as reliably as
+	// there. Not volatile: a dropped mouse point is a gap in someone's line;
+	// the batched, volatile way is "cursor".
+	for _, name := range []string{"spy", "mouse"} {
+		so.On(name, func(args ...any) {
+			args, ack := splitAck(args)
+			p, err := board.ParsePoint(args)
+			if err != nil {
+				s.reject(so, name, ack, err)
+				return
+			}
+			_ = io.To(room(me.board)).Except(socket.Room(so.Id())).Emit(name, p)
+			ok(ack)
+		})
+	}
 }
 
 // emitToBoard is the cursor hub's way out: always a broadcast operator,
