@@ -135,11 +135,14 @@ func New(opts Options) *Server {
 	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
-	s.sessions = newSessions(s.io)
 	s.guardSessions(s.io.Engine())
 	s.relay = newRelay(s.io, s.limits.LibraryBroadcast)
 	s.guarded = s.checkOrigin(http.HandlerFunc(s.serveEngine))
 	s.attach(s.io)
+	// After attach: a session's held packets are released when its socket
+	// has joined, which must be after our connection handler has attached
+	// the event listeners, or the first event could find none.
+	s.sessions = newSessions(s.io)
 	s.instrument()
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
 	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
