@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,12 @@ func startServer(t testing.TB, env map[string]string, args ...string) *testServe
 	getenv := func(k string) string { return env[k] }
 	argv := append([]string{"server", "-addr", "127.0.0.1:" + strconv.Itoa(port), "-dir", ".."}, args...)
 	go func() { s.done <- run(ctx, argv, getenv, s.logs) }()
-	t.Cleanup(func() { s.Stop(t) })
+	t.Cleanup(func() {
+		s.Stop(t)
+		if t.Failed() {
+			s.dumpWarnings(t)
+		}
+	})
 	s.waitReady(t)
 	return s
 }
@@ -63,6 +69,23 @@ func (s *testServer) stopOnce(t testing.TB) {
 		close(s.done)
 	case <-time.After(30 * time.Second):
 		t.Errorf("server did not stop within 30s")
+	}
+}
+
+// dumpWarnings prints the server's warnings and errors, which say why a
+// connection was closed or an event refused.
+func (s *testServer) dumpWarnings(t testing.TB) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			if n++; n <= 40 {
+				t.Log("server: " + line)
+			}
+		}
+	}
+	if n > 40 {
+		t.Logf("server: … %d more warnings", n-40)
 	}
 }
 
