@@ -130,6 +130,10 @@ func New(opts Options) *Server {
 		s.recovery = opts.RecoveryWindow
 		csr := socket.DefaultConnectionStateRecovery()
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
+		// The library sweeps expired sessions and their replay packets every
+		// 60 s whatever the window; with a short window they would outlive
+		// it by up to a minute.
+		csr.SetSessionCleanupInterval(min(max(opts.RecoveryWindow/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval))
 		so.SetConnectionStateRecovery(csr)
 	}
 	so.SetAllowRequest(s.perIP.allow)
