@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -317,7 +318,11 @@ func TestChurnSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak")
 	}
-	s := startServer(t, map[string]string{"MAX_CONNS_PER_IP": "0"})
+	// A short recovery window: the library keeps each dropped session and
+	// every packet broadcast during the window for replay (bounded by the
+	// window, not a leak); 1 s lets the soak see them go.
+	args := append([]string{"-recovery-window", "1s"}, strings.Fields(os.Getenv("CHURN_ARGS"))...)
+	s := startServer(t, map[string]string{"MAX_CONNS_PER_IP": "0"}, args...)
 	warm := dial(t, s, sioclient.Options{}) // let the server build its lazily-made parts
 	register(t, warm, "WA")
 	warm.Close()
@@ -368,23 +373,33 @@ func TestChurnSoak(t *testing.T) {
 	observer.Close()
 
 	// Goroutines and heap come back, give or take: wait for them (they
-	// unwind asynchronously), failing only if they never do. Known library
-	// leak: a WebSocket that drops without a close handshake leaves its
-	// transport's write-queue goroutine parked forever (engine/v3
-	// transports/websocket.go _error → transport.OnClose never reaches
-	// DoClose, the only caller of writeQueue.TryClose), so the strict check
-	// runs only with CHURN_STRICT=1 until that is fixed upstream.
+	// unwind asynchronously), failing only if they never do. Two leaks of
+	// zishang520 v3.0.2 that its API gives us no way around are allowed
+	// for, unless CHURN_STRICT=1 asks for the true baseline:
+	//   - every queue.New is never freed (v3 pkg/queue/queue.go:26-31: the
+	//     finalizer-carrying Queue reaches itself through cond.L = &q.mu, and
+	//     the runtime never frees a cycle with a finalizer): ~9.5 KB for each
+	//     socket's task queue and each transport's write queue, 2-3 per client.
+	//   - ClearTimeout/ClearInterval (v3 pkg/utils/timer.go:67-75) tell the
+	//     timer's goroutine to stop with a non-blocking send on an unbuffered
+	//     channel: when that goroutine has not reached its select yet (the
+	//     timer was set a moment before), the stop is lost and it stays for
+	//     good; an interval (the upgrade check, engine/v3 socket.go:335,
+	//     cleared at once by the upgrade packet) keeps firing every 100 ms.
+	//     How often depends on scheduling: ~0.5% of clients here, ~3% under
+	//     -race. A leak per client or per transport (a third of them or
+	//     more) still fails.
+	allowG, allowHeap := baseG+10, baseHeap+16<<20
 	if os.Getenv("CHURN_STRICT") == "" {
-		g, heap := settle()
-		t.Logf("goroutines %d → %d, heap %d → %d KB (CHURN_STRICT=1 to require the baseline)", baseG, g, baseHeap>>10, heap>>10)
-		return
+		allowG += total / 10
+		allowHeap += total * libraryLeakPerClient
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	var g int
 	var heap uint64
 	for {
 		g, heap = settle()
-		if g <= baseG+10 && heap <= baseHeap+16<<20 {
+		if g <= allowG && heap <= allowHeap {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -392,16 +407,27 @@ func TestChurnSoak(t *testing.T) {
 			n := runtime.Stack(buf, true)
 			if f := os.Getenv("CHURN_DUMP"); f != "" {
 				_ = os.WriteFile(f, buf[:n], 0o644)
+				if hf, err := os.Create(f + ".heap"); err == nil {
+					_ = pprof.WriteHeapProfile(hf)
+					hf.Close()
+				}
 			}
-			t.Fatalf("after %d clients: %d goroutines (baseline %d), heap %d MB (baseline %d MB)\n%s",
-				total, g, baseG, heap>>20, baseHeap>>20, buf[:min(n, 8000)])
+			t.Fatalf("after %d clients: %d goroutines (baseline %d, allowed %d), heap %d MB (baseline %d MB, allowed %d MB)\n%s",
+				total, g, baseG, allowG, heap>>20, baseHeap>>20, allowHeap>>20, buf[:min(n, 8000)])
 		}
 		time.Sleep(200 * time.Millisecond) // polling for the unwind, not asserting
 	}
-	t.Logf("goroutines %d → %d, heap %d → %d KB", baseG, g, baseHeap>>10, heap>>10)
+	t.Logf("goroutines %d → %d (allowed %d), heap %d → %d KB (allowed %d KB)", baseG, g, allowG, baseHeap>>10, heap>>10, allowHeap>>10)
 }
 
+// libraryLeakPerClient bounds the memory the library never frees per
+// client (three queues of ~9.5 KB; see TestChurnSoak).
+const libraryLeakPerClient = 32 << 10
+
 func settle() (int, uint64) {
+	// The library's queues carry finalizers (queue.go:31): the first GC runs
+	// them, the second frees what they held.
+	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

@@ -63,7 +63,7 @@ func run(args []string, out io.Writer) error {
 	var o options
 	var targets, rates, goEnv string
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), node (each started as a subprocess), or url (a running server at -url)")
+	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), go-norecovery and go-library-norecovery (the same with connection state recovery off), node (each started as a subprocess), or url (a running server at -url)")
 	fs.StringVar(&o.goBin, "go-bin", "bin/server", "the Go server binary (go build -o bin/server ./server)")
 	fs.StringVar(&o.nodeDir, "node-dir", "bench/node", "folder of the Node reference (npm install there first)")
 	fs.StringVar(&o.nodeBin, "node", "node", "node executable")
@@ -147,12 +147,16 @@ func runTarget(target string, o options) (*result, error) {
 	var proc *serverProc
 	url := o.url
 	switch target {
-	case "go", "go-library":
+	case "go", "go-library", "go-norecovery", "go-library-norecovery":
 		env := o.goEnv
-		if target == "go-library" {
+		if strings.HasPrefix(target, "go-library") {
 			env = append(env, "RELAY_PATH=library")
 		}
-		p, err := startProc(target, o.goBin, nil, env)
+		var args []string
+		if strings.HasSuffix(target, "-norecovery") {
+			args = []string{"-recovery-window", "-1s"}
+		}
+		p, err := startProc(target, o.goBin, args, env)
 		if err != nil {
 			return nil, err
 		}

@@ -208,7 +208,7 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 // servePost validates a polling body before the engine decodes it.
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sid string, eio3 bool) {
 	if r.Header.Get("Content-Type") == "application/octet-stream" {
-		s.engine.ServeHTTP(w, r) // EIO3 binary payload: the engine checks it
+		s.postToEngine(w, r, sid) // EIO3 binary payload: the engine checks it
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxHTTPBufferSize+1))
@@ -227,7 +227,28 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sid string, e
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
+	s.postToEngine(w, r, sid)
+}
+
+// postToEngine passes a polling POST to the engine, then releases the
+// transport's write queue if the body closed the session. A client's close
+// packet closes a polling transport through OnClose (polling.go:230-232),
+// so the engine's own Close returns early on the already "closed"
+// transport (transport.go:158) and never reaches DoClose, the only caller
+// of writeQueue.TryClose (polling.go:419): one parked goroutine
+// (queue.go:30) and the transport it holds would stay per closed session.
+// It runs after the engine answered: DoClose answers a POST still in
+// progress with 429 (polling.go:421-425), and this one is the close's own.
+func (s *Server) postToEngine(w http.ResponseWriter, r *http.Request, sid string) {
+	conn, ok := s.io.Engine().Clients().Load(sid)
 	s.engine.ServeHTTP(w, r)
+	if !ok || conn.ReadyState() != "closed" {
+		return
+	}
+	if t := conn.Transport(); t != nil && t.Name() == transports.POLLING && t.ReadyState() == "closed" {
+		t.Discard() // DoClose then finishes at once instead of waiting for a poll
+		t.DoClose(nil)
+	}
 }
 
 // errPayload reports a body that is not an Engine.IO payload.

@@ -130,7 +130,19 @@ func New(opts Options) *Server {
 		s.recovery = opts.RecoveryWindow
 		csr := socket.DefaultConnectionStateRecovery()
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
+		// The library sweeps expired sessions and their replay packets every
+		// 60 s whatever the window; with a short window they would outlive
+		// it by up to a minute.
+		csr.SetSessionCleanupInterval(min(max(opts.RecoveryWindow/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval))
 		so.SetConnectionStateRecovery(csr)
+		if opts.Adapter == nil && !s.limits.LibraryBroadcast {
+			// recovery.go: the library's session-aware adapter with the
+			// encode-once broadcast. Choosing the adapter ourselves skips the
+			// library's default of skipping middlewares on recovery
+			// (server.go:161-163), so it is set here.
+			csr.SetSkipMiddlewares(true)
+			so.SetAdapter(recoveryAdapterBuilder{window: opts.RecoveryWindow})
+		}
 	}
 	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)

@@ -18,8 +18,10 @@ import (
 // per-client write, in the caller's goroutine, so per-client order with the
 // library's own emits is kept (all of them run under Server.boardMu).
 //
-// With any other adapter (Redis, sessions) it calls io.To(room).Emit, which
-// is the only way to reach the other nodes.
+// With any other adapter it calls io.To(room).Emit: recoveryAdapter
+// (recovery.go, connection state recovery on) then encodes once the same
+// way after storing the packet for replay; the Redis adapter is the only
+// way to reach the other nodes.
 type relay struct {
 	io    *socket.Server
 	local bool

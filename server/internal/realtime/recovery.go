@@ -1,0 +1,221 @@
+package realtime
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/zishang520/socket.io/v3/pkg/utils"
+)
+
+// recoveryAdapter is the library's session-aware adapter
+// (servers/socket/v3 session-aware-adapter.go) with relay.go's broadcast:
+// it keeps dropped sessions and every broadcast event for the recovery
+// window, as the library's does (same offsets, same replay rule), but
+// writes each broadcast encoded once and without WsPreEncodedFrame, so the
+// WebSocket transport does not build a gorilla PreparedMessage per
+// recipient (see relay.go). It plugs in through the library's adapter
+// extension point (ServerOptions.SetAdapter), as the Redis adapter does.
+type recoveryAdapter struct {
+	socket.Adapter // the in-memory adapter: rooms, sids, everything else
+
+	window time.Duration
+	stop   chan struct{}
+	once   sync.Once
+
+	mu       sync.Mutex
+	sessions map[socket.PrivateSessionId]*socket.SessionWithTimestamp
+	packets  []*socket.PersistedPacket // in emit order
+}
+
+// recoveryAdapterBuilder is the AdapterConstructor for recoveryAdapter.
+type recoveryAdapterBuilder struct {
+	window time.Duration
+}
+
+func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
+	a := &recoveryAdapter{
+		Adapter:  socket.MakeAdapter(),
+		window:   b.window,
+		stop:     make(chan struct{}),
+		sessions: map[socket.PrivateSessionId]*socket.SessionWithTimestamp{},
+	}
+	a.Prototype(a)
+	a.Construct(nsp)
+	go a.sweep(min(max(b.window/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval))
+	return a
+}
+
+// sweep drops expired sessions and packets, as the library's cleanup
+// timer does, until Close.
+func (a *recoveryAdapter) sweep(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case now := <-t.C:
+			threshold := now.Add(-a.window).UnixMilli()
+			a.mu.Lock()
+			for pid, s := range a.sessions {
+				if s.DisconnectedAt < threshold {
+					delete(a.sessions, pid)
+				}
+			}
+			i := 0
+			for i < len(a.packets) && a.packets[i].EmittedAt < threshold {
+				i++
+			}
+			a.packets = append(a.packets[:0:0], a.packets[i:]...) // let the old array go
+			a.mu.Unlock()
+		}
+	}
+}
+
+func (a *recoveryAdapter) Close() {
+	a.once.Do(func() { close(a.stop) })
+	a.Adapter.Close()
+}
+
+func (a *recoveryAdapter) PersistSession(session *socket.SessionToPersist) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sessions[session.Pid] = &socket.SessionWithTimestamp{SessionToPersist: session, DisconnectedAt: time.Now().UnixMilli()}
+}
+
+// RestoreSession is the library's (session-aware-adapter.go
+// RestoreSession): the session if it has not expired, with the events
+// broadcast to its rooms after offset; nil when the offset is unknown.
+func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, offset string) (*socket.Session, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	session, ok := a.sessions[pid]
+	if !ok {
+		return nil, nil
+	}
+	if session.DisconnectedAt+a.window.Milliseconds() < time.Now().UnixMilli() {
+		delete(a.sessions, pid)
+		return nil, nil
+	}
+	index := -1
+	for i, p := range a.packets {
+		if p.Id == offset {
+			index = i
+			break
+		}
+	}
+	if index == -1 {
+		return nil, nil
+	}
+	var missed []any
+	for _, p := range a.packets[index+1:] {
+		if includes(session.Rooms, p.Opts) {
+			missed = append(missed, p.Data)
+		}
+	}
+	return &socket.Session{SessionToPersist: session.SessionToPersist, MissedPackets: missed}, nil
+}
+
+// includes is the library's shouldIncludePacket: the session was in one
+// of the packet's rooms (or it went to everyone) and in none it excluded.
+func includes(rooms *types.Set[socket.Room], opts *socket.BroadcastOptions) bool {
+	included := opts.Rooms == nil || opts.Rooms.Len() == 0
+	for _, room := range rooms.Keys() {
+		if opts.Except != nil && opts.Except.Has(room) {
+			return false
+		}
+		if !included && opts.Rooms.Has(room) {
+			included = true
+		}
+	}
+	return included
+}
+
+func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.BroadcastOptions) {
+	flags := &socket.BroadcastFlags{}
+	if opts != nil && opts.Flags != nil {
+		flags = opts.Flags
+	}
+	if packet.Type == parser.EVENT && packet.Id == nil && !flags.Volatile {
+		// As the library: the offset goes last in the data, so the client
+		// knows the last packet it had (session-aware-adapter.go Broadcast).
+		id := utils.YeastDate()
+		packet.Data = append(utils.TryCast[[]any](packet.Data), id)
+		if opts == nil {
+			opts = &socket.BroadcastOptions{Rooms: types.NewSet[socket.Room](), Except: types.NewSet[socket.Room]()}
+		}
+		a.mu.Lock()
+		a.packets = append(a.packets, &socket.PersistedPacket{Id: id, EmittedAt: time.Now().UnixMilli(), Data: packet.Data, Opts: opts})
+		a.mu.Unlock()
+	}
+
+	// The in-memory adapter's Broadcast (adapter.go:149) minus
+	// WsPreEncodedFrame.
+	nsp := a.Nsp()
+	packet.Nsp = nsp.Name()
+	encoded := nsp.Server().Encoder().Encode(packet)
+	wo := &socket.WriteOptions{}
+	wo.PreEncoded = true
+	wo.Volatile = flags.Volatile
+	wo.Compress = flags.Compress
+	a.each(opts, func(so *socket.Socket) {
+		if notify := so.NotifyOutgoingListeners(); notify != nil {
+			notify(packet)
+		}
+		so.Client().WriteToEngine(encoded, wo)
+	})
+}
+
+// each calls fn for every connected socket opts selects, once (the
+// in-memory adapter's apply, adapter.go:267).
+func (a *recoveryAdapter) each(opts *socket.BroadcastOptions, fn func(*socket.Socket)) {
+	sockets := a.Nsp().Sockets()
+	except := map[socket.SocketId]struct{}{}
+	if opts != nil && opts.Except != nil {
+		for _, room := range opts.Except.Keys() {
+			if ids, ok := a.Rooms().Load(room); ok {
+				for _, id := range ids.Keys() {
+					except[id] = struct{}{}
+				}
+			}
+		}
+	}
+	send := func(id socket.SocketId) {
+		if _, skip := except[id]; skip {
+			return
+		}
+		if so, ok := sockets.Load(id); ok && so.Connected() {
+			fn(so)
+		}
+	}
+	if opts != nil && opts.Rooms != nil && opts.Rooms.Len() > 0 {
+		rooms := opts.Rooms.Keys()
+		if len(rooms) == 1 { // the usual case: no duplicates to skip
+			if ids, ok := a.Rooms().Load(rooms[0]); ok {
+				for _, id := range ids.Keys() {
+					send(id)
+				}
+			}
+			return
+		}
+		seen := map[socket.SocketId]struct{}{}
+		for _, room := range rooms {
+			if ids, ok := a.Rooms().Load(room); ok {
+				for _, id := range ids.Keys() {
+					if _, dup := seen[id]; !dup {
+						seen[id] = struct{}{}
+						send(id)
+					}
+				}
+			}
+		}
+		return
+	}
+	a.Sids().Range(func(id socket.SocketId, _ *types.Set[socket.Room]) bool {
+		send(id)
+		return true
+	})
+}
