@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -268,5 +267,3 @@ func TestEIO3Client(t *testing.T) {
 		})
 	}
 }
-
-var _ = context.Background

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -351,9 +349,6 @@ func TestSpyAndMouse(t *testing.T) {
 		t.Errorf("sender or another board got %d relays", n)
 	}
 }
-
-var _ = context.Background
-var _ = json.Marshal
 
 // Many fresh WebSocket sessions all get their CONNECT reply. Without the
 // gate in realtime/wsgate.go about 1 dial in 300 (under -race) lost its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -112,5 +111,3 @@ func TestWSDemoPage(t *testing.T) {
 		t.Errorf("GET /ws: %d %.200s", resp.StatusCode, buf[:n])
 	}
 }
-
-var _ = json.Marshal
