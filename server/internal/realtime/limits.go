@@ -20,8 +20,8 @@ import (
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
 )
 
-// DefaultLimits are used for zero fields of Options.Limits.
-var DefaultLimits = config.Limits{RateLimit: 20, RateBurst: 40, MaxConnsPerIP: 300, SendQueueMax: 4096, BatchTick: 33 * time.Millisecond}
+// defaultLimits are used for zero fields of Options.Limits.
+var defaultLimits = config.Limits{RateLimit: 20, RateBurst: 40, MaxConnsPerIP: 300, SendQueueMax: 4096, BatchTick: 33 * time.Millisecond}
 
 // floodWindow is how long dropped events are remembered: a client that has
 // more than floodKick(burst) events dropped within it is disconnected.
@@ -30,7 +30,7 @@ const floodWindow = 10 * time.Second
 func floodKick(burst int) int { return max(100, 2*burst) }
 
 func withDefaults(l config.Limits) config.Limits {
-	d := DefaultLimits
+	d := defaultLimits
 	if l.RateLimit == 0 && l.RateBurst == 0 {
 		l.RateLimit = d.RateLimit // a zero Limits means "defaults"; config sets both
 	}

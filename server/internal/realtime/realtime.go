@@ -45,7 +45,7 @@ type Options struct {
 	CursorMode string
 	// CursorTick is the cursor batching period (0: DefaultCursorTick).
 	CursorTick time.Duration
-	// Limits on clients; zero fields take DefaultLimits.
+	// Limits on clients; zero fields take defaultLimits.
 	Limits config.Limits
 	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
 	// 20 s by default, as Node's).

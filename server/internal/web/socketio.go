@@ -10,7 +10,7 @@ import (
 )
 
 // clientETag changes only when the embedded bundle does.
-var clientETag = `"socket.io-client-` + clientjs.Version + `"`
+const clientETag = `"socket.io-client-` + clientjs.Version + `"`
 
 // socketIO routes /socket.io/*: the client bundle, else the engine.
 func socketIO(engine http.Handler, maxBody int64) gin.HandlerFunc {
