@@ -50,6 +50,10 @@ type options struct {
 	settle      time.Duration
 	goEnv       []string
 	dialTimeout time.Duration
+	cursors     int
+	cursorHz    int
+	serverCPUs  string
+	clientCPUs  string
 }
 
 func main() {
@@ -78,6 +82,10 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait after connecting before reading idle memory")
 	fs.StringVar(&goEnv, "go-env", "RATE_LIMIT=1000000,MAX_CONNS_PER_IP=0", "extra environment for the Go server (comma-separated K=V)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "a handshake slower than this counts as hung")
+	fs.IntVar(&o.cursors, "cursors", 0, "clients (the first C) that register and send cursor {x, y} at -cursor-hz each")
+	fs.IntVar(&o.cursorHz, "cursor-hz", 30, "cursor moves per second per cursor client")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "run each server under taskset -c LIST (e.g. 0)")
+	fs.StringVar(&o.clientCPUs, "client-cpus", "", "run the generator under taskset -c LIST (e.g. 1), so it does not compete with the server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +100,15 @@ func run(args []string, out io.Writer) error {
 	}
 	if o.senders > o.clients || o.senders < 1 {
 		return fmt.Errorf("-senders must be in [1, -clients]")
+	}
+	if o.cursors < 0 || o.cursors > o.clients || o.cursorHz < 1 {
+		return fmt.Errorf("-cursors must be in [0, -clients] and -cursor-hz ≥ 1")
+	}
+	if o.cursors > 0 && cursorCapacity(o) > maxCursorSeq {
+		return fmt.Errorf("-cursor-hz × -duration × steps must stay under %d moves per cursor", maxCursorSeq)
+	}
+	if o.clientCPUs != "" && os.Getenv(pinnedEnv) == "" {
+		return pinSelf(o.clientCPUs, args)
 	}
 
 	var results []*result
@@ -139,8 +156,17 @@ type stepResult struct {
 	reordered  int64
 	packets    int64
 	cpu        time.Duration
+	genCPU     time.Duration // the generator's own CPU over the step
+	elapsed    time.Duration // sending + draining
 	lat        *histogram
 	disconnect int
+
+	cursorSent      int64
+	cursorDelivered int64 // new positions seen, summed over receivers
+	cursorInWindow  int64
+	cursorPackets   int64
+	cursorStale     int64 // (receiver, cursor) pairs missing the last position
+	cursorLat       *histogram
 }
 
 func runTarget(target string, o options) (*result, error) {
@@ -156,13 +182,13 @@ func runTarget(target string, o options) (*result, error) {
 		if strings.HasSuffix(target, "-norecovery") {
 			args = []string{"-recovery-window", "-1s"}
 		}
-		p, err := startProc(target, o.goBin, args, env)
+		p, err := startProc(target, o.serverCPUs, o.goBin, args, env)
 		if err != nil {
 			return nil, err
 		}
 		proc = p
 	case "node":
-		p, err := startProc("node", o.nodeBin, []string{o.nodeDir + "/server.js"}, nil)
+		p, err := startProc("node", o.serverCPUs, o.nodeBin, []string{o.nodeDir + "/server.js"}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -235,6 +261,13 @@ func measure(target, url string, proc *serverProc, o options) (*result, error) {
 			return nil, fmt.Errorf("sender %d did not connect", i)
 		}
 	}
+	if o.cursors > 0 {
+		if err := run.register(target, o.cursors); err != nil {
+			return nil, err
+		}
+		waitQuiet(proc, 30*time.Second)
+		fmt.Fprintf(os.Stderr, "  %d cursor clients registered\n", o.cursors)
+	}
 	time.Sleep(o.settle)
 	if proc != nil && res.connected > 0 {
 		res.idleKB = float64(proc.rss()-baseRSS) / 1024 / float64(res.connected)
@@ -244,6 +277,10 @@ func measure(target, url string, proc *serverProc, o options) (*result, error) {
 		st := run.step(rate, res.connected, o, proc)
 		fmt.Fprintf(os.Stderr, "  rate %d/s: delivered %d/%d, %.0f/s in window, p99 %v\n", rate, st.delivered, st.expected,
 			float64(st.inWindow)/st.window.Seconds(), st.lat.quantile(0.99))
+		if o.cursors > 0 {
+			fmt.Fprintf(os.Stderr, "  cursors: sent %d, new positions seen %d, p99 %v, stale at end %d\n", st.cursorSent, st.cursorDelivered,
+				st.cursorLat.quantile(0.99), st.cursorStale)
+		}
 		res.steps = append(res.steps, st)
 	}
 	if proc != nil {
@@ -260,6 +297,10 @@ type load struct {
 	sendTimes []*sendLog // per sender
 	delivered atomic.Int64
 	packets   atomic.Int64
+
+	cursorTimes     []*sendLog // per cursor sender; seq in x
+	cursorDelivered atomic.Int64
+	cursorPackets   atomic.Int64
 }
 
 // sendLog is one sender's send times, indexed by sequence number. Entries
@@ -283,8 +324,11 @@ func newRun(clients, senders int, o options) *load {
 	for range senders {
 		r.sendTimes = append(r.sendTimes, &sendLog{times: make([]atomic.Int64, capacity)})
 	}
+	for range o.cursors {
+		r.cursorTimes = append(r.cursorTimes, &sendLog{times: make([]atomic.Int64, cursorCapacity(o))})
+	}
 	for range clients {
-		r.receivers = append(r.receivers, &receiver{run: r, maxSeq: make([]int64, senders)})
+		r.receivers = append(r.receivers, &receiver{run: r, maxSeq: make([]int64, senders), curMax: make([]int64, o.cursors)})
 	}
 	return r
 }
@@ -307,12 +351,27 @@ func (r *load) step(rate, connected int, o options, proc *serverProc) stepResult
 		sl.stepStart.Store(sl.used)
 		sl.used += int64(perSender)
 	}
+	for _, sl := range r.cursorTimes {
+		sl.stepStart.Store(sl.used)
+		sl.used += int64(len(sl.times) / len(o.rates))
+	}
 	for _, rc := range r.receivers {
 		rc.reset()
 	}
 	r.delivered.Store(0)
 	r.packets.Store(0)
-	cpu0 := proc.cpu()
+	r.cursorDelivered.Store(0)
+	r.cursorPackets.Store(0)
+	self := &serverProc{pid: os.Getpid()}
+	cpu0, self0 := proc.cpu(), self.cpu()
+
+	stopCursors := make(chan struct{})
+	cursorLast := make(chan []int64, 1)
+	if len(r.cursorTimes) > 0 {
+		go func() { cursorLast <- r.paceCursors(o.cursorHz, stopCursors) }()
+	} else {
+		cursorLast <- nil
+	}
 
 	// One pacer: it emits the events due so far, round-robin over senders,
 	// so each sender's events leave in sequence order.
@@ -340,35 +399,59 @@ func (r *load) step(rate, connected int, o options, proc *serverProc) stepResult
 		}
 		time.Sleep(time.Millisecond)
 	}
+	close(stopCursors)
 	window := time.Since(begin)
 	inWindow := r.delivered.Load()
+	curInWindow := r.cursorDelivered.Load()
+	last := <-cursorLast
 
 	expected := sent * int64(connected)
 	deadline := time.Now().Add(o.drain)
-	last, lastChange := int64(-1), time.Now()
+	prev, lastChange := int64(-1), time.Now()
 	for time.Now().Before(deadline) {
 		d := r.delivered.Load()
 		if d >= expected {
 			break
 		}
-		if d != last {
-			last, lastChange = d, time.Now()
+		if d != prev {
+			prev, lastChange = d, time.Now()
 		} else if time.Since(lastChange) > 3*time.Second {
 			break // nothing more is coming
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cpu := proc.cpu() - cpu0
+	// The Go server sends the last positions once more, reliably, ~6 ticks
+	// after the moves stop: give that a second.
+	end := time.Now().Add(time.Second)
+	if deadline.Before(end) {
+		end = deadline
+	}
+	for last != nil && time.Now().Before(end) && r.staleCursors(last) > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cpu, selfCPU := proc.cpu()-cpu0, self.cpu()-self0
 
-	st := stepResult{rate: rate, sent: sent, expected: expected, window: window, inWindow: inWindow, cpu: cpu, lat: &histogram{}}
+	st := stepResult{rate: rate, sent: sent, expected: expected, window: window, inWindow: inWindow, cpu: cpu, lat: &histogram{},
+		cursorInWindow: curInWindow, cursorLat: &histogram{}, genCPU: selfCPU, elapsed: time.Since(begin)}
+	for s, l := range last {
+		if l >= 0 {
+			st.cursorSent += l + 1 - r.cursorTimes[s].stepStart.Load()
+		}
+	}
+	if last != nil {
+		st.cursorStale = r.staleCursors(last)
+	}
 	for _, rc := range r.receivers {
 		rc.mu.Lock()
 		st.delivered += rc.count
 		st.reordered += rc.reordered
 		st.lat.merge(&rc.lat)
+		st.cursorDelivered += rc.curCount
+		st.cursorLat.merge(&rc.curLat)
 		rc.mu.Unlock()
 	}
 	st.packets = r.packets.Load()
+	st.cursorPackets = r.cursorPackets.Load()
 	for _, c := range r.clients {
 		if c != nil {
 			select {
@@ -402,6 +485,10 @@ type receiver struct {
 	count     int64
 	reordered int64
 	lat       histogram
+
+	curMax   []int64 // per cursor sender, newest position seen this step (-1: none)
+	curCount int64
+	curLat   histogram
 }
 
 func (rc *receiver) reset() {
@@ -412,6 +499,11 @@ func (rc *receiver) reset() {
 	}
 	rc.count, rc.reordered = 0, 0
 	rc.lat = histogram{}
+	for i := range rc.curMax {
+		rc.curMax[i] = -1
+	}
+	rc.curCount = 0
+	rc.curLat = histogram{}
 }
 
 // onEvent handles ["add-circle",{...}] and ["circles",[{...},...]]; other
@@ -423,6 +515,10 @@ func (rc *receiver) onEvent(arr []byte) {
 		if end := indexByte(arr[2:], '"'); end >= 0 {
 			name = arr[2 : 2+end]
 		}
+	}
+	if string(name) == "cursors" {
+		rc.onCursors(arr[2+len(name):], now)
+		return
 	}
 	if string(name) != "add-circle" && string(name) != "circles" {
 		return
@@ -502,8 +598,12 @@ type serverProc struct {
 	pid  int
 }
 
-func startProc(name, bin string, args, env []string) (*serverProc, error) {
+func startProc(name, cpus, bin string, args, env []string) (*serverProc, error) {
 	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	bin, args, err = pinnedCommand(cpus, bin, args)
 	if err != nil {
 		return nil, err
 	}

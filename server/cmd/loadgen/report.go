@@ -75,7 +75,8 @@ func (h *histogram) quantile(q float64) time.Duration {
 // printTable prints one row per figure, one column per target, and the
 // Go/Node ratio when both ran.
 func printTable(out io.Writer, o options, rs []*result) {
-	fmt.Fprintf(out, "\nclients=%d senders=%d duration=%v batch=%v\n\n", o.clients, o.senders, o.duration, o.batch)
+	fmt.Fprintf(out, "\nclients=%d senders=%d cursors=%d@%dHz duration=%v batch=%v server-cpus=%q client-cpus=%q\n\n",
+		o.clients, o.senders, o.cursors, o.cursorHz, o.duration, o.batch, o.serverCPUs, o.clientCPUs)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	head := []string{"figure"}
 	for _, r := range rs {
@@ -134,6 +135,28 @@ func printTable(out io.Writer, o options, rs []*result) {
 			}
 			return float64(st(r).cpu.Microseconds()) / float64(st(r).delivered)
 		}, "%.2f")
+		if o.cursors > 0 {
+			row(p+"cursor moves sent", func(r *result) float64 { return float64(st(r).cursorSent) }, "%.0f")
+			row(p+"cursor positions seen/s (window)", func(r *result) float64 { return float64(st(r).cursorInWindow) / st(r).window.Seconds() }, "%.0f")
+			row(p+"cursor positions seen / sent×clients", func(r *result) float64 {
+				return frac(st(r).cursorDelivered, st(r).cursorSent*int64(r.connected))
+			}, "%.4f")
+			row(p+"cursors packets received", func(r *result) float64 { return float64(st(r).cursorPackets) }, "%.0f")
+			row(p+"cursor latency p50 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.50)) }, "%.1f")
+			row(p+"cursor latency p90 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.90)) }, "%.1f")
+			row(p+"cursor latency p99 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.99)) }, "%.1f")
+			row(p+"cursor latency max (ms)", func(r *result) float64 { return msf(st(r).cursorLat.max) }, "%.1f")
+			row(p+"server CPU µs/(circle+position) seen", func(r *result) float64 {
+				n := st(r).delivered + st(r).cursorDelivered
+				if n == 0 {
+					return 0
+				}
+				return float64(st(r).cpu.Microseconds()) / float64(n)
+			}, "%.2f")
+			row(p+"cursor last position missing", func(r *result) float64 { return float64(st(r).cursorStale) }, "%.0f")
+		}
+		row(p+"server CPU % (step)", func(r *result) float64 { return 100 * st(r).cpu.Seconds() / st(r).elapsed.Seconds() }, "%.0f")
+		row(p+"generator CPU % (step)", func(r *result) float64 { return 100 * st(r).genCPU.Seconds() / st(r).elapsed.Seconds() }, "%.0f")
 		row(p+"clients disconnected", func(r *result) float64 { return float64(st(r).disconnect) }, "%.0f")
 	}
 	row("peak RSS (MB)", func(r *result) float64 { return r.peakRSSMB }, "%.0f")

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Cursors: the first -cursors clients register (the server relays cursors
+// of registered players only) and send `cursor` {x, y} at -cursor-hz each,
+// with the cursor sender in y and its sequence number in x. The Go server
+// keeps each player's latest position and sends a board's changed cursors
+// once per tick as one volatile `cursors` event; positions overwritten
+// within a tick are never sent, by design, so the figures are: new
+// positions each receiver saw, their latency, and whether every receiver
+// ended up with every cursor's last position ("stale at end": the
+// cursor's zero-lost).
+
+// maxCursorSeq bounds a cursor sender's sequence numbers: x is in
+// [0, board.MaxCoord].
+const maxCursorSeq = 10000
+
+func cursorCapacity(o options) int {
+	n := 0
+	for range o.rates {
+		n += int(int64(o.cursorHz)*int64(o.duration/time.Millisecond)/1000) + 1
+	}
+	return n
+}
+
+// register sends register-player from the cursor clients and, against the
+// Go server, waits for each ack. The Node relay does not ack it.
+func (r *load) register(target string, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		c := r.clients[i]
+		if c == nil {
+			return fmt.Errorf("cursor client %d did not connect", i)
+		}
+		if target == "node" {
+			if err := c.EmitRaw(`2["register-player","LG"]`); err != nil {
+				return fmt.Errorf("register-player: %w", err)
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := c.EmitWithAck(ctx, "register-player", "LG"); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("register-player: %w", err)
+	}
+	return nil
+}
+
+// waitQuiet waits until the server uses under 10% of a CPU (the player-list
+// broadcasts that registration causes are done), at most limit.
+func waitQuiet(proc *serverProc, limit time.Duration) {
+	if proc == nil {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	prev := proc.cpu()
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		now := proc.cpu()
+		if now-prev < 50*time.Millisecond {
+			return
+		}
+		prev = now
+	}
+	fmt.Fprintf(os.Stderr, "  server still busy after %v\n", limit)
+}
+
+// paceCursors sends cursor moves round-robin over the cursor senders at
+// hz each until stop is closed, and returns the last sequence number each
+// sender sent (-1: none).
+func (r *load) paceCursors(hz int, stop <-chan struct{}) []int64 {
+	n := len(r.cursorTimes)
+	next := make([]int64, n)
+	last := make([]int64, n)
+	for i, sl := range r.cursorTimes {
+		next[i] = sl.stepStart.Load()
+		last[i] = -1
+	}
+	rate := float64(hz * n)
+	begin := time.Now()
+	var sent int64
+	buf := make([]byte, 0, 64)
+	for {
+		select {
+		case <-stop:
+			return last
+		default:
+		}
+		due := int64(time.Since(begin).Seconds() * rate)
+		for ; sent < due; sent++ {
+			s := int(sent % int64(n))
+			seq := next[s]
+			sl := r.cursorTimes[s]
+			if seq >= int64(len(sl.times)) {
+				continue // the step ran past its planned length
+			}
+			next[s]++
+			buf = append(buf[:0], `2["cursor",{"x":`...)
+			buf = strconv.AppendInt(buf, seq, 10)
+			buf = append(buf, `,"y":`...)
+			buf = strconv.AppendInt(buf, int64(s), 10)
+			buf = append(buf, `}]`...)
+			sl.times[seq].Store(time.Now().UnixNano())
+			if r.clients[s].EmitRaw(string(buf)) == nil {
+				last[s] = seq
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// staleCursors counts (receiver, cursor) pairs where the receiver has not
+// seen the cursor's last position.
+func (r *load) staleCursors(last []int64) int64 {
+	var stale int64
+	for i, rc := range r.receivers {
+		if r.clients[i] == nil {
+			continue
+		}
+		rc.mu.Lock()
+		for s, l := range last {
+			if l >= 0 && rc.curMax[s] != l {
+				stale++
+			}
+		}
+		rc.mu.Unlock()
+	}
+	return stale
+}
+
+// onCursors handles the objects of a ["cursors",[...]] event.
+func (rc *receiver) onCursors(rest []byte, now int64) {
+	rc.run.cursorPackets.Add(1)
+	rc.mu.Lock()
+	n := int64(0)
+	for {
+		obj := indexByte(rest, '{')
+		if obj < 0 {
+			break
+		}
+		end := indexByte(rest[obj:], '}')
+		if end < 0 {
+			break
+		}
+		o := rest[obj : obj+end]
+		rest = rest[obj+end:]
+		seq, ok1 := field(o, `"x":`)
+		y, ok2 := field(o, `"y":`)
+		if !ok1 || !ok2 || y < 0 || int(y) >= len(rc.curMax) {
+			continue
+		}
+		s := int(y)
+		sl := rc.run.cursorTimes[s]
+		if seq < sl.stepStart.Load() || seq >= int64(len(sl.times)) || sl.times[seq].Load() == 0 || seq <= rc.curMax[s] {
+			continue // an earlier step's, or a repeat (the settle send)
+		}
+		rc.curMax[s] = seq
+		n++
+		rc.curLat.add(time.Duration(now - sl.times[seq].Load()))
+	}
+	rc.curCount += n
+	rc.mu.Unlock()
+	rc.run.cursorDelivered.Add(n)
+}
