@@ -152,31 +152,21 @@ func (rc *receiver) onCursors(rest []byte, now int64) {
 	rc.run.cursorPackets.Add(1)
 	rc.mu.Lock()
 	n := int64(0)
-	for {
-		obj := indexByte(rest, '{')
-		if obj < 0 {
-			break
-		}
-		end := indexByte(rest[obj:], '}')
-		if end < 0 {
-			break
-		}
-		o := rest[obj : obj+end]
-		rest = rest[obj+end:]
+	eachObject(rest, func(o []byte) {
 		seq, ok1 := field(o, `"x":`)
 		y, ok2 := field(o, `"y":`)
 		if !ok1 || !ok2 || y < 0 || int(y) >= len(rc.curMax) {
-			continue
+			return
 		}
 		s := int(y)
 		sl := rc.run.cursorTimes[s]
 		if seq < sl.stepStart.Load() || seq >= int64(len(sl.times)) || sl.times[seq].Load() == 0 || seq <= rc.curMax[s] {
-			continue // an earlier step's, or a repeat (the settle send)
+			return // an earlier step's, or a repeat (the settle send)
 		}
 		rc.curMax[s] = seq
 		n++
 		rc.curLat.add(time.Duration(now - sl.times[seq].Load()))
-	}
+	})
 	rc.curCount += n
 	rc.mu.Unlock()
 	rc.run.cursorDelivered.Add(n)

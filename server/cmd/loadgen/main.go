@@ -527,28 +527,18 @@ func (rc *receiver) onEvent(arr []byte) {
 	rest := arr[2+len(name):]
 	rc.mu.Lock()
 	n := int64(0)
-	for {
-		obj := indexByte(rest, '{')
-		if obj < 0 {
-			break
-		}
-		end := indexByte(rest[obj:], '}')
-		if end < 0 {
-			break
-		}
-		o := rest[obj : obj+end]
-		rest = rest[obj+end:]
+	eachObject(rest, func(o []byte) {
 		x, ok1 := field(o, `"x":`)
 		y, ok2 := field(o, `"y":`)
 		dia, ok3 := field(o, `"dia":`)
 		if !ok1 || !ok2 || !ok3 || y < 0 || int(y) >= len(rc.maxSeq) {
-			continue
+			return
 		}
 		s := int(y)
 		seq := x + 10000*(dia-1)
 		sl := rc.run.sendTimes[s]
 		if seq < sl.stepStart.Load() || seq >= int64(len(sl.times)) || sl.times[seq].Load() == 0 {
-			continue // a straggler from an earlier step
+			return // a straggler from an earlier step
 		}
 		if seq < rc.maxSeq[s] {
 			rc.reordered++
@@ -558,9 +548,25 @@ func (rc *receiver) onEvent(arr []byte) {
 		rc.count++
 		n++
 		rc.lat.add(time.Duration(now - sl.times[seq].Load()))
-	}
+	})
 	rc.mu.Unlock()
 	rc.run.delivered.Add(n)
+}
+
+// eachObject calls fn with each flat {...} object in b, without decoding.
+func eachObject(b []byte, fn func(o []byte)) {
+	for {
+		obj := indexByte(b, '{')
+		if obj < 0 {
+			return
+		}
+		end := indexByte(b[obj:], '}')
+		if end < 0 {
+			return
+		}
+		fn(b[obj : obj+end])
+		b = b[obj+end:]
+	}
 }
 
 func indexByte(b []byte, c byte) int {
