@@ -5,6 +5,7 @@ package main
 // harness in browser_harness_test.go.
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,8 +85,23 @@ func TestBrowserPresence(t *testing.T) {
 		other.waitPlayers("CA", "CB")
 		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 100, 120))
 		other.waitJS(`document.querySelector('#cursors .cursor span')?.textContent === 'CA'`, "a's cursor on other")
+		// From now on batches mostly carry {id, x, y}: other records every
+		// label it shows, which must stay a's initials (kept per id).
+		evalJS[bool](other, `(window.__labels = [], new MutationObserver(() => window.__labels.push(
+			...[...document.querySelectorAll('#cursors .cursor span')].map(l => l.textContent)))
+			.observe(document.getElementById('cursors'), {childList: true, subtree: true, characterData: true}), true)`)
 		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 600, 400))
 		other.waitJS(`document.querySelector('#cursors .cursor').style.transform === 'translate(600px, 400px)'`, "a's cursor moving")
+		// A page that joins after a's first full entry gets {id, x, y} for
+		// it at first; the settle re-send (or the ~1 s refresh) brings the
+		// label, which the page keeps.
+		late := newPage(t, b, s.URL+"/b/cur", "CL")
+		late.waitPlayers("CA", "CB", "CL")
+		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 610, 410))
+		late.waitJS(`[...document.querySelectorAll('#cursors .cursor')].some(c =>
+			c.querySelector('span').textContent === 'CA' && c.style.transform === 'translate(610px, 410px)')`, "a's labelled cursor on a late page")
+		late.do("leaving the page", chromedp.Navigate("about:blank"))
+		other.waitPlayers("CA", "CB")
 		if n := evalJS[int](a, cursorsShown); n != 0 {
 			t.Errorf("a shows %d cursors of its own", n)
 		}
@@ -96,6 +112,9 @@ func TestBrowserPresence(t *testing.T) {
 		other.waitJS(`document.querySelector('#cursors .cursor').classList.contains('idle') && getComputedStyle(document.querySelector('#cursors .cursor')).opacity < 1`, "a's idle cursor fading")
 		a.do("moving the mouse", chromedp.MouseEvent("mouseMoved", 320, 300))
 		other.waitJS(`!document.querySelector('#cursors .cursor').classList.contains('idle')`, "a's cursor awake again")
+		if labels := evalJS[[]string](other, `window.__labels`); slices.ContainsFunc(labels, func(l string) bool { return l != "CA" }) {
+			t.Errorf("a's cursor label changed on other: %q", labels)
+		}
 		a.do("leaving the page", chromedp.Navigate("about:blank")) // leaving the page says goodbye
 		other.waitJS(cursorsShown+` === 0`, "a's cursor gone")
 		other.waitPlayers("CB")

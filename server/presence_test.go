@@ -244,8 +244,10 @@ func TestCursors(t *testing.T) {
 	for i := 1; i <= moves; i++ {
 		a.Emit("cursor", map[string]any{"x": i, "y": 2 * i})
 	}
+	// Initials and colour come in full entries (the first one, the settle
+	// re-send, about once a second); keep them as the page does.
 	batches := 0
-	var last cursor
+	var last, label cursor
 	for last.X != moves {
 		var batch []cursor
 		if err := next(t, b, "cursors").Decode(0, &batch); err != nil {
@@ -256,9 +258,12 @@ func TestCursors(t *testing.T) {
 			t.Fatalf("batch %v: want only a's cursor", batch)
 		}
 		last = batch[0]
+		if last.Color != "" {
+			label = last
+		}
 	}
-	if last.ID != a.ID || last.Initials != "AB" || !strings.HasPrefix(last.Color, "hsl(") || last.Y != 2*moves {
-		t.Errorf("cursor %+v", last)
+	if last.ID != a.ID || label.Initials != "AB" || !strings.HasPrefix(label.Color, "hsl(") || last.Y != 2*moves {
+		t.Errorf("cursor %+v, label %+v", last, label)
 	}
 	if batches >= moves {
 		t.Errorf("%d moves arrived as %d batches: not batched", moves, batches)
@@ -268,13 +273,13 @@ func TestCursors(t *testing.T) {
 	// The same player keeps its colour.
 	a.Emit("cursor", map[string]any{"x": 5, "y": 5})
 	var again []cursor
-	for again == nil || again[0].X != 5 {
+	for again == nil || again[0].X != 5 || again[0].Color == "" {
 		if err := next(t, b, "cursors").Decode(0, &again); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if again[0].Color != last.Color {
-		t.Errorf("colour changed: %s → %s", last.Color, again[0].Color)
+	if again[0].Color != label.Color {
+		t.Errorf("colour changed: %s → %s", label.Color, again[0].Color)
 	}
 
 	a.Close()
@@ -302,6 +307,50 @@ func TestCursors(t *testing.T) {
 	}
 	if n := other.Pending("cursors") + other.Pending("cursor-leave"); n != 0 {
 		t.Errorf("another board got %d cursor events", n)
+	}
+}
+
+// A moving cursor's batch entries are {id, x, y} after its first full one,
+// and a full one comes back within ~1 s of batches (cursorRefreshTicks),
+// so a page that missed the first learns the label.
+func TestCursorsCompact(t *testing.T) {
+	s := startServer(t, nil)
+	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "compact"}})
+	b := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "compact"}})
+	register(t, a, "CP")
+	const refreshTicks = 30 // realtime.cursorRefreshTicks
+	compactAt := -1
+	for i := 0; ; i++ {
+		if compactAt < 0 && i > refreshTicks+1 || compactAt >= 0 && i > compactAt+refreshTicks {
+			t.Fatalf("after %d batches: first compact at %d, no full entry since", i, compactAt)
+		}
+		// One move per batch keeps the board busy: no settle re-send.
+		a.Emit("cursor", map[string]any{"x": i, "y": 1})
+		var batch []map[string]any
+		if err := next(t, b, "cursors").Decode(0, &batch); err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) != 1 || batch[0]["id"] != a.ID {
+			t.Fatalf("batch %d %v: want a's cursor", i, batch)
+		}
+		_, hasInitials := batch[0]["initials"]
+		_, hasColor := batch[0]["color"]
+		switch {
+		case hasInitials != hasColor:
+			t.Fatalf("batch %d %v: half a label", i, batch)
+		case i == 0 && !hasInitials:
+			t.Fatalf("first batch %v: want initials and colour", batch)
+		case hasInitials && batch[0]["initials"] != "CP":
+			t.Fatalf("batch %d %v: wrong initials", i, batch)
+		case !hasInitials && compactAt < 0:
+			compactAt = i
+			if len(batch[0]) != 3 {
+				t.Errorf("compact entry %v: want only id, x, y", batch[0])
+			}
+		case hasInitials && compactAt >= 0:
+			t.Logf("compact from batch %d, full again at batch %d", compactAt, i)
+			return
+		}
 	}
 }
 

@@ -33,10 +33,20 @@
         var label = document.createElement('span');
         el.appendChild(label);
         layer.appendChild(el);
-        entry = shown[c.id] = { el: el, label: label, timer: null };
+        el.style.setProperty('--cursor-color', '#333');
+        entry = shown[c.id] = { el: el, label: label, timer: null, initials: '', color: '' };
       }
-      entry.label.textContent = String(c.initials || '');
-      entry.el.style.setProperty('--cursor-color', String(c.color || '#333'));
+      // Entries are mostly {id, x, y}: initials and colour come when the
+      // server thinks a page may not know them (first seen, about once a
+      // second) and are kept here. Unknown ones draw unlabelled till then.
+      if (typeof c.initials === 'string' && c.initials !== entry.initials) {
+        entry.initials = c.initials;
+        entry.label.textContent = c.initials;
+      }
+      if (typeof c.color === 'string' && c.color !== entry.color) {
+        entry.color = c.color;
+        entry.el.style.setProperty('--cursor-color', c.color);
+      }
       entry.el.style.transform = 'translate(' + (Number(c.x) || 0) + 'px,' + (Number(c.y) || 0) + 'px)';
       entry.el.classList.remove('idle');
       window.clearTimeout(entry.timer);

@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// Cursor is one player's pointer as the page draws it.
+// Cursor is one player's pointer as the page draws it. A batch entry
+// carries Initials and Color only when a page may not know them yet (see
+// cursorRefreshTicks); otherwise it is the compact {id, x, y}.
 type Cursor struct {
 	ID       string  `json:"id"` // socket id
-	Initials string  `json:"initials"`
-	Color    string  `json:"color"` // CSS colour the server assigns
+	Initials string  `json:"initials,omitempty"`
+	Color    string  `json:"color,omitempty"` // CSS colour the server assigns
 	X        float64 `json:"x"`
 	Y        float64 `json:"y"`
 }
@@ -35,6 +37,13 @@ const DefaultCursorTick = 33 * time.Millisecond
 // positions are sent once more, reliably: a volatile batch a busy client
 // missed would otherwise leave that cursor where it was.
 const cursorSettleTicks = 6
+
+// cursorRefreshTicks: every this many ticks (~1 s) a batch carries full
+// entries, so pages that joined after a cursor's first full entry —
+// including pages on other nodes, whose hub never saw them join — learn
+// its initials and colour. Other ticks send {id, x, y} for cursors already
+// sent in full: at 200 cursors that is most of the bytes of the hall.
+const cursorRefreshTicks = 30
 
 // cursorColour gives a player a stable hue from its socket id (a recovered
 // socket keeps its id, so it keeps its colour).
@@ -60,7 +69,8 @@ type cursorHub struct {
 
 	mu      sync.Mutex
 	boards  map[string]*boardCursors
-	seen    map[string]map[string]bool // board → ids that showed a cursor
+	seen    map[string]map[string]bool // board → ids that showed a cursor → sent in full
+	ticks   int                        // flushes so far, for cursorRefreshTicks
 	running bool
 	closed  bool
 	stop    chan struct{}
@@ -96,7 +106,9 @@ func (h *cursorHub) Move(board string, c Cursor) {
 	if h.seen[board] == nil {
 		h.seen[board] = make(map[string]bool)
 	}
-	h.seen[board][c.ID] = true
+	if _, ok := h.seen[board][c.ID]; !ok {
+		h.seen[board][c.ID] = false
+	}
 	if h.mode == CursorsNaive {
 		h.mu.Unlock()
 		h.emit(board, "cursors", true, []Cursor{c})
@@ -123,7 +135,7 @@ func (h *cursorHub) Leave(board, id string) {
 	h.emitMu.Lock()
 	defer h.emitMu.Unlock()
 	h.mu.Lock()
-	shown := h.seen[board][id]
+	_, shown := h.seen[board][id]
 	delete(h.seen[board], id)
 	if len(h.seen[board]) == 0 {
 		delete(h.seen, board)
@@ -176,17 +188,21 @@ func (h *cursorHub) flush() bool {
 	defer h.emitMu.Unlock()
 	h.mu.Lock()
 	var out []cursorBatch
+	h.ticks++
+	refresh := h.ticks%cursorRefreshTicks == 0
 	for name, b := range h.boards {
 		switch {
 		case len(b.dirty) > 0:
-			out = append(out, cursorBatch{name, sorted(b.dirty), true})
+			out = append(out, cursorBatch{name, h.compact(name, sorted(b.dirty), refresh), true})
 			clear(b.dirty)
 			b.quiet = 0
 		case b.quiet+1 < cursorSettleTicks:
 			b.quiet++
 		default:
 			if len(b.unsettled) > 0 {
-				out = append(out, cursorBatch{name, sorted(b.unsettled), false})
+				// The reliable re-send stays full: it is rare and it
+				// is what a page that missed the volatile ones relies on.
+				out = append(out, cursorBatch{name, h.compact(name, sorted(b.unsettled), true), false})
 			}
 			delete(h.boards, name)
 		}
@@ -198,6 +214,22 @@ func (h *cursorHub) flush() bool {
 		h.emit(b.board, "cursors", b.volatile, b.cursors)
 	}
 	return more
+}
+
+// compact strips initials and colour from entries already sent in full on
+// this board, unless full is set; it records which ones went full. Under mu.
+func (h *cursorHub) compact(board string, cs []Cursor, full bool) []Cursor {
+	sent := h.seen[board]
+	for i, c := range cs {
+		if full || !sent[c.ID] {
+			if sent != nil {
+				sent[c.ID] = true
+			}
+			continue
+		}
+		cs[i] = Cursor{ID: c.ID, X: c.X, Y: c.Y}
+	}
+	return cs
 }
 
 func sorted(m map[string]Cursor) []Cursor {
