@@ -111,6 +111,13 @@ func printTable(out io.Writer, o options, rs []*result) {
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
+	// latencyRows prints a histogram's p50, p90, p99 and max in ms.
+	latencyRows := func(name string, h func(r *result) *histogram) {
+		for _, q := range []float64{0.50, 0.90, 0.99} {
+			row(fmt.Sprintf("%s p%.0f (ms)", name, q*100), func(r *result) float64 { return msf(h(r).quantile(q)) }, "%.1f")
+		}
+		row(name+" max (ms)", func(r *result) float64 { return msf(h(r).max) }, "%.1f")
+	}
 	row("connect all (s)", func(r *result) float64 { return r.connect.Seconds() }, "%.2f")
 	row("connected", func(r *result) float64 { return float64(r.connected) }, "%.0f")
 	row("hung handshakes", func(r *result) float64 { return float64(r.hung) }, "%.0f")
@@ -125,10 +132,7 @@ func printTable(out io.Writer, o options, rs []*result) {
 		row(p+"lost", func(r *result) float64 { return float64(st(r).expected - st(r).delivered) }, "%.0f")
 		row(p+"reordered", func(r *result) float64 { return float64(st(r).reordered) }, "%.0f")
 		row(p+"packets received", func(r *result) float64 { return float64(st(r).packets) }, "%.0f")
-		row(p+"latency p50 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.50)) }, "%.1f")
-		row(p+"latency p90 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.90)) }, "%.1f")
-		row(p+"latency p99 (ms)", func(r *result) float64 { return msf(st(r).lat.quantile(0.99)) }, "%.1f")
-		row(p+"latency max (ms)", func(r *result) float64 { return msf(st(r).lat.max) }, "%.1f")
+		latencyRows(p+"latency", func(r *result) *histogram { return st(r).lat })
 		row(p+"server CPU µs/delivery", func(r *result) float64 {
 			if st(r).delivered == 0 {
 				return 0
@@ -142,10 +146,7 @@ func printTable(out io.Writer, o options, rs []*result) {
 				return frac(st(r).cursorDelivered, st(r).cursorSent*int64(r.connected))
 			}, "%.4f")
 			row(p+"cursors packets received", func(r *result) float64 { return float64(st(r).cursorPackets) }, "%.0f")
-			row(p+"cursor latency p50 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.50)) }, "%.1f")
-			row(p+"cursor latency p90 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.90)) }, "%.1f")
-			row(p+"cursor latency p99 (ms)", func(r *result) float64 { return msf(st(r).cursorLat.quantile(0.99)) }, "%.1f")
-			row(p+"cursor latency max (ms)", func(r *result) float64 { return msf(st(r).cursorLat.max) }, "%.1f")
+			latencyRows(p+"cursor latency", func(r *result) *histogram { return st(r).cursorLat })
 			row(p+"server CPU µs/(circle+position) seen", func(r *result) float64 {
 				n := st(r).delivered + st(r).cursorDelivered
 				if n == 0 {

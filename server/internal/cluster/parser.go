@@ -20,27 +20,23 @@ import (
 type wireParser struct{}
 
 func (wireParser) Encode(v any) ([]byte, error) {
+	var err error
 	switch m := v.(type) {
 	case *sioredis.RedisPacket:
 		if m != nil && m.Packet != nil {
 			cp := *m // never change the caller's packet: it is also sent locally
-			p, err := plainPacket(m.Packet)
-			if err != nil {
-				return nil, err
-			}
-			cp.Packet = p
+			cp.Packet, err = plainPacket(m.Packet)
 			v = &cp
 		}
 	case *sioredis.RedisRequest:
 		if m != nil && m.Packet != nil {
 			cp := *m
-			p, err := plainPacket(m.Packet)
-			if err != nil {
-				return nil, err
-			}
-			cp.Packet = p
+			cp.Packet, err = plainPacket(m.Packet)
 			v = &cp
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	return utils.MsgPack().Encode(v)
 }

@@ -50,8 +50,9 @@ type Limits struct {
 	// (TRUST_PROXY; on by default on Heroku, where DYNO is set).
 	TrustProxy bool
 	BatchTick  time.Duration
-	// LibraryBroadcast sends relays through the library's io.To().Emit even
-	// with the in-memory adapter (RELAY_PATH=library; for benchmarks).
+	// LibraryBroadcast keeps the library's own adapters (and so its
+	// per-recipient broadcast) instead of ours (RELAY_PATH=library; for
+	// benchmarks).
 	LibraryBroadcast bool
 }
 

@@ -158,7 +158,6 @@ func finishClose(conn engine.Socket) {
 		t.OnClose()
 	case t.Name() == transports.WEBSOCKET && conn.ReadyState() == "closed":
 		go t.DoClose(nil) // TryClose waits for a write stuck on the dead peer
-
 	}
 }
 

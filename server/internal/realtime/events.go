@@ -80,7 +80,8 @@ func (s *Server) attach(io *socket.Server) {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
-			s.relayCircle(me.board, circle)
+			_ = io.To(eachRoom(me.board)).Emit("add-circle", circle) // lesson clients: one event each
+			s.batchCircle(me.board, circle)
 			ok(ack)
 		})
 

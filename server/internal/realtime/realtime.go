@@ -68,7 +68,6 @@ type Server struct {
 	cursors  *cursorHub
 	recovery time.Duration // 0 when off
 	limits   config.Limits
-	relay    *relay
 	perIP    *perIP
 	stopTick chan struct{}
 	tickDone chan struct{}
@@ -126,29 +125,28 @@ func New(opts Options) *Server {
 	if opts.Adapter != nil {
 		so.SetAdapter(opts.Adapter)
 	}
+	ourAdapter := opts.Adapter == nil && !s.limits.LibraryBroadcast
 	if opts.RecoveryWindow > 0 {
 		s.recovery = opts.RecoveryWindow
 		csr := socket.DefaultConnectionStateRecovery()
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
-		// The library sweeps expired sessions and their replay packets every
-		// 60 s whatever the window; with a short window they would outlive
-		// it by up to a minute.
-		csr.SetSessionCleanupInterval(min(max(opts.RecoveryWindow/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval))
-		so.SetConnectionStateRecovery(csr)
-		if opts.Adapter == nil && !s.limits.LibraryBroadcast {
-			// recovery.go: the library's session-aware adapter with the
-			// encode-once broadcast. Choosing the adapter ourselves skips the
-			// library's default of skipping middlewares on recovery
-			// (server.go:161-163), so it is set here.
+		// The library sweeps every 60 s whatever the window.
+		csr.SetSessionCleanupInterval(sweepInterval(opts.RecoveryWindow))
+		if ourAdapter {
+			// Choosing the adapter ourselves (below) loses the library's
+			// default of skipping middlewares on recovery (server.go:161-163).
 			csr.SetSkipMiddlewares(true)
-			so.SetAdapter(recoveryAdapterBuilder{window: opts.RecoveryWindow})
 		}
+		so.SetConnectionStateRecovery(csr)
+	}
+	if ourAdapter {
+		// recovery.go: encode once per broadcast (and recovery, when on).
+		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery})
 	}
 	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.guardSessions(s.io.Engine())
-	s.relay = newRelay(s.io, s.limits.LibraryBroadcast)
 	s.guarded = s.checkOrigin(http.HandlerFunc(s.serveEngine))
 	s.attach(s.io)
 	// After attach: a session's held packets are released when its socket

@@ -10,14 +10,16 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/utils"
 )
 
-// recoveryAdapter is the library's session-aware adapter
-// (servers/socket/v3 session-aware-adapter.go) with relay.go's broadcast:
-// it keeps dropped sessions and every broadcast event for the recovery
-// window, as the library's does (same offsets, same replay rule), but
-// writes each broadcast encoded once and without WsPreEncodedFrame, so the
-// WebSocket transport does not build a gorilla PreparedMessage per
-// recipient (see relay.go). It plugs in through the library's adapter
-// extension point (ServerOptions.SetAdapter), as the Redis adapter does.
+// recoveryAdapter is the in-memory adapter with a cheaper broadcast and,
+// when window > 0, the library's session-aware adapter's recovery
+// (servers/socket/v3 session-aware-adapter.go: same offsets, same replay
+// rule). The library's Broadcast sets WsPreEncodedFrame, and its WebSocket
+// transport then builds a gorilla PreparedMessage per recipient and per
+// packet (transports/websocket.go send: ~25 % of a broadcast's CPU); ours
+// encodes each broadcast once and writes it without that field, so the
+// transport takes its plain write path. It plugs in through the library's
+// adapter extension point (ServerOptions.SetAdapter), as the Redis adapter
+// does, so every emit (io.To(room).Emit) gets it.
 type recoveryAdapter struct {
 	socket.Adapter // the in-memory adapter: rooms, sids, everything else
 
@@ -30,9 +32,16 @@ type recoveryAdapter struct {
 	packets  []*socket.PersistedPacket // in emit order
 }
 
-// recoveryAdapterBuilder is the AdapterConstructor for recoveryAdapter.
+// recoveryAdapterBuilder is the AdapterConstructor for recoveryAdapter;
+// window 0 means recovery is off.
 type recoveryAdapterBuilder struct {
 	window time.Duration
+}
+
+// sweepInterval is how often expired sessions and replay packets go: the
+// library's fixed 60 s would keep them up to a minute past a short window.
+func sweepInterval(window time.Duration) time.Duration {
+	return min(max(window/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval)
 }
 
 func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
@@ -44,7 +53,9 @@ func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
 	}
 	a.Prototype(a)
 	a.Construct(nsp)
-	go a.sweep(min(max(b.window/2, 100*time.Millisecond), socket.DefaultSessionCleanupInterval))
+	if b.window > 0 {
+		go a.sweep(sweepInterval(b.window))
+	}
 	return a
 }
 
@@ -139,7 +150,7 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	if opts != nil && opts.Flags != nil {
 		flags = opts.Flags
 	}
-	if packet.Type == parser.EVENT && packet.Id == nil && !flags.Volatile {
+	if a.window > 0 && packet.Type == parser.EVENT && packet.Id == nil && !flags.Volatile {
 		// As the library: the offset goes last in the data, so the client
 		// knows the last packet it had (session-aware-adapter.go Broadcast).
 		id := utils.YeastDate()

@@ -40,10 +40,9 @@ func (s *Server) joinBoard(so *socket.Socket, boardName string) {
 	so.Join(room(boardName), mode)
 }
 
-// relayCircle sends a stored circle: now to lesson clients, at the next
-// tick to batch clients. The caller holds boardMu.
-func (s *Server) relayCircle(boardName string, c board.Circle) {
-	s.relay.emit(eachRoom(boardName), "add-circle", c)
+// batchCircle queues a stored circle for the board's batch clients' next
+// tick (lesson clients got it at once). The caller holds boardMu.
+func (s *Server) batchCircle(boardName string, c board.Circle) {
 	s.batch[boardName] = append(s.batch[boardName], c)
 }
 
@@ -56,7 +55,7 @@ func (s *Server) flushBoard(boardName string) {
 		return
 	}
 	delete(s.batch, boardName)
-	s.relay.emit(batchRoom(boardName), BatchEvent, circles)
+	_ = s.io.To(batchRoom(boardName)).Emit(BatchEvent, circles)
 }
 
 // tick flushes every board each interval until stop is closed.
