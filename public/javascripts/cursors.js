@@ -1,5 +1,6 @@
 // Live cursors: send this pointer at most ~30 times a second, draw the
-// others' cursors from the server's batched "cursors" events. Everything
+// others' cursors from the server's batches: "cursors" events, or the
+// second argument of "circles" when a tick also had circles. Everything
 // from the server goes on the page as textContent and style values only.
 (function () {
   'use strict';
@@ -61,9 +62,12 @@
       delete shown[id];
     }
 
-    socket.on('cursors', function (list) {
+    function placeAll(list) {
       (Array.isArray(list) ? list : []).forEach(place);
-    });
+    }
+    socket.on('cursors', placeAll);
+    // This page asks for batches: a tick's cursors ride with its circles.
+    socket.on('circles', function (circles, cursors) { placeAll(cursors); });
     socket.on('cursor-leave', function (msg) {
       if (msg && typeof msg.id === 'string') remove(msg.id);
     });

@@ -147,9 +147,8 @@ func (r *load) staleCursors(last []int64) int64 {
 	return stale
 }
 
-// onCursors handles the objects of a ["cursors",[...]] event.
+// onCursors handles the objects of a cursor batch.
 func (rc *receiver) onCursors(rest []byte, now int64) {
-	rc.run.cursorPackets.Add(1)
 	rc.mu.Lock()
 	n := int64(0)
 	eachObject(rest, func(o []byte) {

@@ -506,7 +506,8 @@ func (rc *receiver) reset() {
 	rc.curLat = histogram{}
 }
 
-// onEvent handles ["add-circle",{...}] and ["circles",[{...},...]]; other
+// onEvent handles ["add-circle",{...}], ["circles",[{...},...]] (with the
+// tick's cursors as a second array, if any) and ["cursors",[...]]; other
 // events are ignored.
 func (rc *receiver) onEvent(arr []byte) {
 	now := time.Now().UnixNano()
@@ -516,15 +517,26 @@ func (rc *receiver) onEvent(arr []byte) {
 			name = arr[2 : 2+end]
 		}
 	}
+	rest := arr[2+len(name):]
 	if string(name) == "cursors" {
-		rc.onCursors(arr[2+len(name):], now)
+		rc.run.cursorPackets.Add(1)
+		rc.onCursors(rest, now)
 		return
 	}
 	if string(name) != "add-circle" && string(name) != "circles" {
 		return
 	}
 	rc.run.packets.Add(1)
-	rest := arr[2+len(name):]
+	if string(name) == "circles" {
+		// ["circles",[circles…],[cursors…]]: a tick's cursors ride along.
+		// Circle objects are flat, so the first ']' closes their array.
+		if end := indexByte(rest, ']'); end >= 0 {
+			if cursors := rest[end+1:]; indexByte(cursors, '[') >= 0 {
+				rc.onCursors(cursors, now)
+			}
+			rest = rest[:end]
+		}
+	}
 	rc.mu.Lock()
 	n := int64(0)
 	eachObject(rest, func(o []byte) {

@@ -145,7 +145,7 @@ func printTable(out io.Writer, o options, rs []*result) {
 			row(p+"cursor positions seen / sent×clients", func(r *result) float64 {
 				return frac(st(r).cursorDelivered, st(r).cursorSent*int64(r.connected))
 			}, "%.4f")
-			row(p+"cursors packets received", func(r *result) float64 { return float64(st(r).cursorPackets) }, "%.0f")
+			row(p+"cursors packets (alone) received", func(r *result) float64 { return float64(st(r).cursorPackets) }, "%.0f")
 			latencyRows(p+"cursor latency", func(r *result) *histogram { return st(r).cursorLat })
 			row(p+"server CPU µs/(circle+position) seen", func(r *result) float64 {
 				n := st(r).delivered + st(r).cursorDelivered

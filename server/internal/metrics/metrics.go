@@ -5,7 +5,6 @@ package metrics
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,37 +15,58 @@ import (
 // callers need no checks.
 type Metrics struct {
 	reg         *prometheus.Registry
-	known       []string // event names counted by name; others count as "other"
 	clients     prometheus.Gauge
-	eventsIn    *prometheus.CounterVec
-	eventsOut   *prometheus.CounterVec
-	rejected    *prometheus.CounterVec
+	eventsIn    byEvent
+	eventsOut   byEvent
+	rejected    byEvent
 	redisErrors prometheus.Counter
+}
+
+// byEvent is a counter per known event name plus "other", looked up once
+// at start: EventOut runs once per delivered packet.
+type byEvent struct {
+	known map[string]prometheus.Counter
+	other prometheus.Counter
+}
+
+func newByEvent(vec *prometheus.CounterVec, known []string) byEvent {
+	b := byEvent{known: make(map[string]prometheus.Counter, len(known)), other: vec.WithLabelValues("other")}
+	for _, name := range known {
+		b.known[name] = vec.WithLabelValues(name)
+	}
+	return b
+}
+
+func (b byEvent) inc(name string) {
+	if c, ok := b.known[name]; ok {
+		c.Inc()
+		return
+	}
+	b.other.Inc()
 }
 
 // New registers the counters. Events are labelled only with the known
 // names, since clients choose event names and labels must stay bounded.
 func New(knownEvents []string) *Metrics {
+	vec := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"event"})
+	}
+	in := vec("circles_events_in_total", "Events received from clients, by name.")
+	out := vec("circles_events_out_total", "Events delivered to this node's clients, by name.")
+	rejected := vec("circles_events_rejected_total", "Events rejected (invalid input or store failure), by name.")
 	m := &Metrics{
-		reg:   prometheus.NewRegistry(),
-		known: slices.Clone(knownEvents),
+		reg: prometheus.NewRegistry(),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "circles_connected_clients", Help: "Socket.IO clients connected to this node.",
 		}),
-		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "circles_events_in_total", Help: "Events received from clients, by name.",
-		}, []string{"event"}),
-		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "circles_events_out_total", Help: "Events delivered to this node's clients, by name.",
-		}, []string{"event"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "circles_events_rejected_total", Help: "Events rejected (invalid input or store failure), by name.",
-		}, []string{"event"}),
+		eventsIn:  newByEvent(in, knownEvents),
+		eventsOut: newByEvent(out, knownEvents),
+		rejected:  newByEvent(rejected, knownEvents),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "circles_redis_errors_total", Help: "Failed Redis calls (store, heartbeat, adapter).",
 		}),
 	}
-	m.reg.MustRegister(m.clients, m.eventsIn, m.eventsOut, m.rejected, m.redisErrors,
+	m.reg.MustRegister(m.clients, in, out, rejected, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -54,13 +74,6 @@ func New(knownEvents []string) *Metrics {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
-
-func (m *Metrics) label(event string) string {
-	if slices.Contains(m.known, event) {
-		return event
-	}
-	return "other"
 }
 
 // Connected and Disconnected track connected clients.
@@ -79,21 +92,26 @@ func (m *Metrics) Disconnected() {
 // EventIn counts an event received from a client.
 func (m *Metrics) EventIn(event string) {
 	if m != nil {
-		m.eventsIn.WithLabelValues(m.label(event)).Inc()
+		m.eventsIn.inc(event)
 	}
 }
 
-// EventOut counts an event delivered to a client.
-func (m *Metrics) EventOut(event string) {
+// EventOut counts an event delivered to a client. It takes the name as
+// bytes of the encoded packet: looking them up allocates nothing.
+func (m *Metrics) EventOut(event []byte) {
 	if m != nil {
-		m.eventsOut.WithLabelValues(m.label(event)).Inc()
+		if c, ok := m.eventsOut.known[string(event)]; ok {
+			c.Inc()
+		} else {
+			m.eventsOut.other.Inc()
+		}
 	}
 }
 
 // Rejected counts a rejected event.
 func (m *Metrics) Rejected(event string) {
 	if m != nil {
-		m.rejected.WithLabelValues(m.label(event)).Inc()
+		m.rejected.inc(event)
 	}
 }
 

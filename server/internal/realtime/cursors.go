@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 )
 
 // Cursor is one player's pointer as the page draws it. A batch entry
@@ -29,9 +28,6 @@ const (
 	// benchmark compares against.
 	CursorsNaive = "naive"
 )
-
-// DefaultCursorTick is the batching period: ~30 Hz, as fast as the page sends.
-const DefaultCursorTick = 33 * time.Millisecond
 
 // cursorSettleTicks is how many quiet ticks pass before a board's last
 // positions are sent once more, reliably: a volatile batch a busy client
@@ -56,10 +52,10 @@ func cursorColour(id string) string {
 // emitFunc sends an event to a board's room.
 type emitFunc func(board, event string, volatile bool, data any)
 
-// cursorHub batches cursor moves per board. Its ticker runs only while
-// some board has moves not yet sent, so idle boards cost nothing.
+// cursorHub keeps each board's latest cursor moves between ticks. The
+// server's tick (tick.go) takes them with flush and sends them with that
+// tick's circles; Leave sends cursor-leave at once.
 type cursorHub struct {
-	tick time.Duration
 	mode string
 	emit emitFunc
 
@@ -67,13 +63,11 @@ type cursorHub struct {
 	// a leave is never delivered after it (no ghost cursor).
 	emitMu sync.Mutex
 
-	mu      sync.Mutex
-	boards  map[string]*boardCursors
-	seen    map[string]map[string]bool // board → ids that showed a cursor → sent in full
-	ticks   int                        // flushes so far, for cursorRefreshTicks
-	running bool
-	closed  bool
-	stop    chan struct{}
+	mu     sync.Mutex
+	boards map[string]*boardCursors
+	seen   map[string]map[string]bool // board → ids that showed a cursor → sent in full
+	ticks  int                        // flushes so far, for cursorRefreshTicks
+	closed bool
 }
 
 type boardCursors struct {
@@ -82,17 +76,12 @@ type boardCursors struct {
 	quiet     int               // ticks without a move
 }
 
-func newCursorHub(mode string, tick time.Duration, emit emitFunc) *cursorHub {
-	if tick <= 0 {
-		tick = DefaultCursorTick
-	}
+func newCursorHub(mode string, emit emitFunc) *cursorHub {
 	return &cursorHub{
-		tick:   tick,
 		mode:   mode,
 		emit:   emit,
 		boards: make(map[string]*boardCursors),
 		seen:   make(map[string]map[string]bool),
-		stop:   make(chan struct{}),
 	}
 }
 
@@ -122,12 +111,7 @@ func (h *cursorHub) Move(board string, c Cursor) {
 	b.dirty[c.ID] = c
 	b.unsettled[c.ID] = c
 	b.quiet = 0
-	start := !h.running
-	h.running = true
 	h.mu.Unlock()
-	if start {
-		go h.loop()
-	}
 }
 
 // Leave removes a player's cursor from every page at once.
@@ -150,50 +134,39 @@ func (h *cursorHub) Leave(board, id string) {
 	}
 }
 
-// Close stops the ticker; later moves are dropped.
+// Close drops later moves.
 func (h *cursorHub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.closed {
-		h.closed = true
-		close(h.stop)
-	}
+	h.closed = true
 }
 
-func (h *cursorHub) loop() {
-	t := time.NewTicker(h.tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-		}
-		if !h.flush() {
-			return
-		}
-	}
-}
-
+// cursorBatch is one board's cursors for one tick. Volatile batches may be
+// dropped for a busy client; the settle re-send may not.
 type cursorBatch struct {
-	board    string
 	cursors  []Cursor
 	volatile bool
 }
 
-// flush sends one tick's batches and reports whether the ticker is still
-// needed.
-func (h *cursorHub) flush() bool {
+// flush takes one tick's batches, one per board with something to send,
+// and hands them to send while no cursor-leave can go out.
+func (h *cursorHub) flush(send func(map[string]cursorBatch)) {
 	h.emitMu.Lock()
 	defer h.emitMu.Unlock()
 	h.mu.Lock()
-	var out []cursorBatch
+	var out map[string]cursorBatch
+	put := func(name string, b cursorBatch) {
+		if out == nil {
+			out = make(map[string]cursorBatch)
+		}
+		out[name] = b
+	}
 	h.ticks++
 	refresh := h.ticks%cursorRefreshTicks == 0
 	for name, b := range h.boards {
 		switch {
 		case len(b.dirty) > 0:
-			out = append(out, cursorBatch{name, h.compact(name, sorted(b.dirty), refresh), true})
+			put(name, cursorBatch{h.compact(name, sorted(b.dirty), refresh), true})
 			clear(b.dirty)
 			b.quiet = 0
 		case b.quiet+1 < cursorSettleTicks:
@@ -202,18 +175,13 @@ func (h *cursorHub) flush() bool {
 			if len(b.unsettled) > 0 {
 				// The reliable re-send stays full: it is rare and it
 				// is what a page that missed the volatile ones relies on.
-				out = append(out, cursorBatch{name, h.compact(name, sorted(b.unsettled), true), false})
+				put(name, cursorBatch{h.compact(name, sorted(b.unsettled), true), false})
 			}
 			delete(h.boards, name)
 		}
 	}
-	more := len(h.boards) > 0
-	h.running = more
 	h.mu.Unlock()
-	for _, b := range out {
-		h.emit(b.board, "cursors", b.volatile, b.cursors)
-	}
-	return more
+	send(out)
 }
 
 // compact strips initials and colour from entries already sent in full on

@@ -109,6 +109,9 @@ func (ss *sessions) onConnection(args ...any) {
 	ss.mu.Lock()
 	ss.byID[sid] = st
 	ss.mu.Unlock()
+	if c := wsConnOf(conn.Request()); c != nil {
+		c.cork(conn.Transport())
+	}
 	_ = conn.On("data", func(...any) { st.hold() })
 	_ = conn.Once("close", func(...any) {
 		ss.mu.Lock()
@@ -192,9 +195,18 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 	sid := q.Get("sid")
 	switch {
 	case websocket.IsWebSocketUpgrade(r):
-		gw := &gatedWriter{ResponseWriter: w, gate: make(chan struct{})}
+		gw := &gatedWriter{ResponseWriter: w, gate: make(chan struct{}), pool: s.wsBufs}
 		defer close(gw.gate) // the engine has attached its listeners
 		s.engine.ServeHTTP(gw, r)
+		if conn, ok := s.io.Engine().Clients().Load(sid); ok && sid != "" && gw.conn != nil {
+			// An upgrade probe: its transport becomes the session's on
+			// "upgrade" (a new session's is corked in onConnection).
+			_ = conn.Once("upgrade", func(args ...any) {
+				if t, ok := args[0].(transports.Transport); ok {
+					gw.conn.cork(t)
+				}
+			})
+		}
 	case sid != "" && r.Method == http.MethodPost:
 		s.servePost(w, r, sid, q.Get("EIO") == "3")
 	case r.Method == http.MethodGet && q.Get("transport") == "polling":
@@ -445,11 +457,13 @@ func (g *gateWriter) shut() bool {
 	return g.started
 }
 
-// gatedWriter hands the engine a hijacked connection whose reads wait
-// until gate is closed.
+// gatedWriter hands the engine a hijacked connection, a wsConn whose
+// reads wait until gate is closed.
 type gatedWriter struct {
 	http.ResponseWriter
 	gate chan struct{}
+	pool *sync.Pool
+	conn *wsConn
 }
 
 func (g *gatedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -463,15 +477,6 @@ func (g *gatedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// gorilla reads through its own buffer on this conn (the engine sets a
 	// ReadBufferSize), never through rw's reader.
-	return &gatedConn{Conn: conn, gate: g.gate}, rw, nil
-}
-
-type gatedConn struct {
-	net.Conn
-	gate <-chan struct{}
-}
-
-func (c *gatedConn) Read(p []byte) (int, error) {
-	<-c.gate
-	return c.Conn.Read(p)
+	g.conn = &wsConn{Conn: conn, gate: g.gate, pool: g.pool}
+	return g.conn, rw, nil
 }

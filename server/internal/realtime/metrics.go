@@ -1,9 +1,8 @@
 package realtime
 
 import (
-	"encoding/json"
-	"fmt"
-	"strings"
+	"bytes"
+	"io"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -38,39 +37,47 @@ func (s *Server) instrument() {
 			if !ok || p.Type != packet.MESSAGE {
 				return
 			}
-			// The encoded packet is a buffer; String reads without consuming.
-			if str, ok := p.Data.(fmt.Stringer); ok {
-				if name := eventName(str.String()); name != "" {
-					m.EventOut(name)
-				}
+			// Neither way of reading consumes the packet: a buffer's
+			// Bytes, or a reader's ReadAt (broadcasts: recovery.go).
+			var head []byte
+			switch d := p.Data.(type) {
+			case interface{ Bytes() []byte }:
+				head = d.Bytes()
+			case io.ReaderAt:
+				var buf [64]byte // long names count as "other"
+				n, _ := d.ReadAt(buf[:], 0)
+				head = buf[:n]
+			}
+			if name := eventName(head); name != nil {
+				m.EventOut(name)
 			}
 		})
 	})
 }
 
-// eventName extracts the event name of an encoded Socket.IO EVENT packet:
-// 2[/nsp,][ackid]["name",...].
-func eventName(p string) string {
-	if !strings.HasPrefix(p, "2") {
-		return ""
+// eventName is the event name of an encoded Socket.IO EVENT packet,
+// 2[/nsp,][ackid]["name",...], without copying: it runs once per
+// delivered packet. It is nil for other packets and empty (counted as
+// "other") for a name it does not read, such as one with escapes.
+func eventName(p []byte) []byte {
+	if len(p) == 0 || p[0] != '2' {
+		return nil
 	}
-	i := strings.IndexByte(p, '[')
-	if i < 0 {
-		return ""
+	unread := p[:0]
+	i := bytes.IndexByte(p, '[')
+	if i < 0 || i+1 >= len(p) || p[i+1] != '"' {
+		return unread
 	}
-	dec := json.NewDecoder(strings.NewReader(p[i:]))
-	if _, err := dec.Token(); err != nil {
-		return ""
+	name := p[i+2:]
+	end := bytes.IndexByte(name, '"')
+	if end < 0 || bytes.IndexByte(name[:end], '\\') >= 0 {
+		return unread
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return ""
-	}
-	name, _ := tok.(string)
-	return name
+	return name[:end]
 }
 
 // KnownEvents are the event names metrics label by name.
 func KnownEvents() []string {
-	return append([]string{"register-player", "add-circle", "update-player-list", "error-message"}, ClearEvents...)
+	return append([]string{"register-player", "add-circle", "update-player-list", "error-message",
+		"board", "circles", "cursor", "cursors", "cursor-leave"}, ClearEvents...)
 }

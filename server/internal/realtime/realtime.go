@@ -43,8 +43,6 @@ type Options struct {
 	PresenceGrace time.Duration
 	// CursorMode is CursorsBatched (default) or CursorsNaive.
 	CursorMode string
-	// CursorTick is the cursor batching period (0: DefaultCursorTick).
-	CursorTick time.Duration
 	// Limits on clients; zero fields take defaultLimits.
 	Limits config.Limits
 	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
@@ -72,6 +70,7 @@ type Server struct {
 	stopTick chan struct{}
 	tickDone chan struct{}
 	guarded  http.Handler // serveEngine behind the origin check
+	wsBufs   *sync.Pool   // wsConn write buffers
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -112,9 +111,9 @@ func New(opts Options) *Server {
 		opts.CursorMode = CursorsBatched
 	}
 	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
-		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}}
+		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, wsBufs: newBufPool()}
 	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
-	s.cursors = newCursorHub(opts.CursorMode, opts.CursorTick, s.emitToBoard)
+	s.cursors = newCursorHub(opts.CursorMode, s.emitToBoard)
 
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle

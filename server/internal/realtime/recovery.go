@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -172,12 +173,40 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	wo.PreEncoded = true
 	wo.Volatile = flags.Volatile
 	wo.Compress = flags.Compress
+	write := func(so *socket.Socket) { so.Client().WriteToEngine(encoded, wo) }
+	if text, ok := onlyText(encoded); ok {
+		// Client.WriteToEngine copies the packet for every recipient
+		// (client.go:178: Clone), because encoding reads it. A
+		// strings.Reader per recipient reads one shared copy: the engine
+		// takes any io.Reader (socket.go:473 Write) and encodes a
+		// *strings.Reader as text (parser-v4.go:48).
+		write = func(so *socket.Socket) {
+			conn := so.Conn()
+			if wo.Volatile && !conn.Transport().Writable() {
+				return // as WriteToEngine (client.go:172)
+			}
+			conn.Write(strings.NewReader(text), &wo.Options, nil)
+		}
+	}
 	a.each(opts, func(so *socket.Socket) {
 		if notify := so.NotifyOutgoingListeners(); notify != nil {
 			notify(packet)
 		}
-		so.Client().WriteToEngine(encoded, wo)
+		write(so)
 	})
+}
+
+// onlyText is a packet encoded as a single text frame (no binary
+// attachments), as a string.
+func onlyText(encoded []types.BufferInterface) (string, bool) {
+	if len(encoded) != 1 {
+		return "", false
+	}
+	sb, ok := encoded[0].(*types.StringBuffer)
+	if !ok {
+		return "", false
+	}
+	return sb.String(), true
 }
 
 // each calls fn for every connected socket opts selects, once (the

@@ -14,10 +14,15 @@ import (
 // clicks/s is a million add-circle packets a second, but only 30 packets
 // per page per second batched. Lesson clients keep one add-circle per event.
 //
+// The tick's cursor moves ride in the same packet, as the event's second
+// argument: "circles"(circles, cursors). A tick with moves but no circles
+// sends "cursors"(cursors), volatile, as lesson clients always get them,
+// so a busy page skips a tick of cursors rather than queue it.
+//
 // Each board has two rooms besides the board room (which everyone is in,
 // for player lists and clears): one per delivery mode. Both are plain
 // rooms, so a cluster adapter carries them: every node batches the circles
-// drawn on it and broadcasts its own batch.
+// drawn and the cursors moved on it and broadcasts its own batch.
 
 // BatchEvent is the event batch clients receive each tick.
 const BatchEvent = "circles"
@@ -58,7 +63,8 @@ func (s *Server) flushBoard(boardName string) {
 	_ = s.io.To(batchRoom(boardName)).Emit(BatchEvent, circles)
 }
 
-// tick flushes every board each interval until stop is closed.
+// tick sends every board's circles and cursors each interval until stop
+// is closed. Both in one place, so a tick is one packet per batch client.
 func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(interval)
@@ -69,10 +75,35 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 			return
 		case <-t.C:
 			s.boardMu.Lock()
-			for name := range s.batch {
-				s.flushBoard(name)
-			}
+			s.cursors.flush(s.sendTick)
 			s.boardMu.Unlock()
 		}
 	}
+}
+
+// sendTick sends one tick: each board's pending circles with its cursor
+// batch to batch clients, and the cursor batch alone to everyone else.
+// The caller holds boardMu.
+func (s *Server) sendTick(cursors map[string]cursorBatch) {
+	for name, circles := range s.batch {
+		delete(s.batch, name)
+		cb, moved := cursors[name]
+		if !moved {
+			_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles)
+			continue
+		}
+		delete(cursors, name)
+		_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles, cb.cursors)
+		s.emitCursors(s.io.To(eachRoom(name)), cb)
+	}
+	for name, cb := range cursors {
+		s.emitCursors(s.io.To(room(name)), cb)
+	}
+}
+
+func (s *Server) emitCursors(op *socket.BroadcastOperator, cb cursorBatch) {
+	if cb.volatile {
+		op = op.Volatile()
+	}
+	_ = op.Emit("cursors", cb.cursors)
 }
