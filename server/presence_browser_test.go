@@ -6,11 +6,15 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/realtime"
+	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
 )
 
 // cursorsShown is the number of other players' cursors the page draws.
@@ -149,4 +153,45 @@ func TestBrowserPresence(t *testing.T) {
 			p.waitJS(`(d => d && d.style.left === '120px' && d.style.top === '80px' && d.style.backgroundColor.startsWith('rgb'))(document.querySelector('.dot'))`, "a's dot")
 		}
 	})
+}
+
+// The shipped page draws cursors that ride in a tick's "circles" packet
+// (the second argument). A protocol client in the batch room sees the
+// same broadcast, which tells whether a tick was merged.
+func TestBrowserCursorsInTickPacket(t *testing.T) {
+	s := logsOnFailure(t, startServer(t, nil, "-batch-tick", "400ms"))
+	b := newBrowser(t)
+	pg := newPage(t, b, s.URL+"/b/tick", "PG")
+	observer := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "tick", "batch": true}})
+	mover := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "tick"}})
+	register(t, mover, "MV")
+	pg.waitPlayers("PG", "MV")
+	// Every position the page ever draws.
+	evalJS[bool](pg, `(window.__moves = [], new MutationObserver(() => window.__moves.push(
+		...[...document.querySelectorAll('#cursors .cursor')].map(c => c.style.transform)))
+		.observe(document.getElementById('cursors'), {subtree: true, attributes: true, childList: true}), true)`)
+	circle := func(x int) {
+		mover.Emit("add-circle", map[string]any{"x": x, "y": 50, "dia": 10, "rgba": "red"})
+	}
+	for x := 101; x <= 105; x++ {
+		mover.Emit("cursor", map[string]any{"x": x, "y": 50})
+		circle(x)
+		if ev := next(t, observer, realtime.BatchEvent); len(ev.Args) == 1 {
+			next(t, observer, "cursors") // a tick boundary fell between them
+			continue
+		}
+		// Moving on at once keeps the board from going quiet, so the
+		// position at y=50 is never re-sent on its own: the page can only
+		// have drawn it from the circles packet. The next circle is a
+		// sync point: packets arrive in order.
+		mover.Emit("cursor", map[string]any{"x": x, "y": 60})
+		circle(x + 1)
+		pg.waitCircles(x - 99)
+		want := "translate(" + strconv.Itoa(x) + "px, 50px)"
+		if moves := evalJS[[]string](pg, `window.__moves`); !slices.Contains(moves, want) {
+			t.Errorf("page drew %q, never %s from the circles packet", moves, want)
+		}
+		return
+	}
+	t.Fatal("five ticks with a move and a circle, never one packet")
 }
