@@ -111,13 +111,13 @@ func (c *wsConn) flushLocked() error {
 }
 
 // Close writes what is pending (a close frame, last packets) first, for
-// at most closeFlush.
+// at most closeFlush. The deadline goes on before taking mu: a flush
+// stuck on a peer that stopped reading holds mu, and must give up for the
+// connection to close (the slow-consumer guard closes exactly those).
 func (c *wsConn) Close() error {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
 	c.mu.Lock()
-	if c.buf != nil {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
-		_ = c.flushLocked()
-	}
+	_ = c.flushLocked()
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
