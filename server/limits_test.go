@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -371,6 +372,14 @@ func TestChurnSoak(t *testing.T) {
 	// Everyone left: the last list the observer gets is empty.
 	waitPlayers(t, observer)
 	observer.Close()
+	// And /metrics counts none connected: never fewer (the library can
+	// emit "disconnect" twice for one socket: each counts once).
+	for n := connectedGauge(t, s); n != 0; n = connectedGauge(t, s) {
+		if n < 0 {
+			t.Fatalf("circles_connected_clients %d after %d clients left", n, total)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the last disconnects, not asserting
+	}
 
 	// Goroutines and heap come back, give or take: wait for them (they
 	// unwind asynchronously), failing only if they never do. Two leaks of
@@ -423,6 +432,23 @@ func TestChurnSoak(t *testing.T) {
 // libraryLeakPerClient bounds the memory the library never frees per
 // client (three queues of ~9.5 KB; see TestChurnSoak).
 const libraryLeakPerClient = 32 << 10
+
+// connectedGauge reads circles_connected_clients from /metrics.
+func connectedGauge(t *testing.T, s *testServer) int {
+	t.Helper()
+	code, body := httpDo(t, http.MethodGet, s.URL+"/metrics", nil)
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, "circles_connected_clients "); ok && code == http.StatusOK {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("circles_connected_clients %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics %d without circles_connected_clients", code)
+	return 0
+}
 
 func settle() (int, uint64) {
 	// The library's queues carry finalizers (queue.go:31): the first GC runs

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -112,9 +113,15 @@ func (s *Server) attach(io *socket.Server) {
 			})
 		}
 
+		// The library can emit "disconnect" twice for one socket: _onclose
+		// checks Connected (socket.go:573) and clears it only after the
+		// close work (:590), so two closing paths both get through.
+		var left sync.Once
 		socket.On("disconnect", func(args ...any) {
-			reason, _ := first(args).(string)
-			s.leave(socket, me, reason)
+			left.Do(func() {
+				reason, _ := first(args).(string)
+				s.leave(socket, me, reason)
+			})
 		})
 	})
 }

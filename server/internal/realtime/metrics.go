@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"io"
+	"sync"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -25,7 +26,8 @@ func (s *Server) instrument() {
 				m.EventIn(name)
 			}
 		})
-		_ = so.On("disconnect", func(...any) { m.Disconnected() })
+		var gone sync.Once // "disconnect" can come twice (events.go)
+		_ = so.On("disconnect", func(...any) { gone.Do(m.Disconnected) })
 	})
 	_ = s.io.Engine().On("connection", func(args ...any) {
 		conn, ok := args[0].(engine.Socket)
