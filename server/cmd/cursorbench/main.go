@@ -71,6 +71,8 @@ func run(bin, mode string, n, movers, hz int, dur time.Duration) (result, error)
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "-addr", addr, "-cursor-mode", mode, "-log-level", "error")
+	// Every client dials from 127.0.0.1: lift the per-address limit.
+	cmd.Env = append(os.Environ(), "MAX_CONNS_PER_IP=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return result{}, fmt.Errorf("starting server: %w", err)
