@@ -548,6 +548,26 @@ func TestClusterPresence(t *testing.T) {
 	if own := next(t, x1, "cursors").Args[0]; !sameKeys(own, next(t, x2, "cursors").Args[0]) {
 		t.Errorf("cursor fields differ across nodes")
 	}
+	// A tick with a circle and a move reaches node 2's batch client as one
+	// packet, the cursors as JSON the page reads (c.id, c.x).
+	for x := 60; ; x++ {
+		if x > 65 {
+			t.Fatal("six ticks with a move and a circle, never one packet on node 2")
+		}
+		x1.Emit("cursor", map[string]any{"x": x, "y": 50})
+		x1.Emit("add-circle", circle(float64(x)))
+		next(t, x1, "add-circle") // keep the lesson clients' queues as they were
+		next(t, x2, "add-circle")
+		ev := next(t, batch2, realtime.BatchEvent)
+		if len(ev.Args) == 1 {
+			continue // a tick boundary fell between them
+		}
+		var moved []map[string]any
+		if err := ev.Decode(1, &moved); err != nil || len(moved) != 1 || moved[0]["id"] != x1.ID || moved[0]["x"] != float64(x) {
+			t.Fatalf("node 2 batch client's tick cursors %s (%v)", ev.Args[1], err)
+		}
+		break
+	}
 
 	// spy and mouse cross to the board's other sockets, never the sender.
 	x1.Emit("spy", 3, 4)
