@@ -154,19 +154,13 @@ func (h *cursorHub) flush(send func(map[string]cursorBatch)) {
 	h.emitMu.Lock()
 	defer h.emitMu.Unlock()
 	h.mu.Lock()
-	var out map[string]cursorBatch
-	put := func(name string, b cursorBatch) {
-		if out == nil {
-			out = make(map[string]cursorBatch)
-		}
-		out[name] = b
-	}
+	out := map[string]cursorBatch{}
 	h.ticks++
 	refresh := h.ticks%cursorRefreshTicks == 0
 	for name, b := range h.boards {
 		switch {
 		case len(b.dirty) > 0:
-			put(name, cursorBatch{h.compact(name, sorted(b.dirty), refresh), true})
+			out[name] = cursorBatch{h.compact(name, sorted(b.dirty), refresh), true}
 			clear(b.dirty)
 			b.quiet = 0
 		case b.quiet+1 < cursorSettleTicks:
@@ -175,7 +169,7 @@ func (h *cursorHub) flush(send func(map[string]cursorBatch)) {
 			if len(b.unsettled) > 0 {
 				// The reliable re-send stays full: it is rare and it
 				// is what a page that missed the volatile ones relies on.
-				put(name, cursorBatch{h.compact(name, sorted(b.unsettled), true), false})
+				out[name] = cursorBatch{h.compact(name, sorted(b.unsettled), true), false}
 			}
 			delete(h.boards, name)
 		}

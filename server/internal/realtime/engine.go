@@ -198,7 +198,7 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 		gw := &gatedWriter{ResponseWriter: w, gate: make(chan struct{}), pool: s.wsBufs}
 		defer close(gw.gate) // the engine has attached its listeners
 		s.engine.ServeHTTP(gw, r)
-		if conn, ok := s.io.Engine().Clients().Load(sid); ok && sid != "" && gw.conn != nil {
+		if conn, ok := s.io.Engine().Clients().Load(sid); ok && gw.conn != nil {
 			// An upgrade probe: its transport becomes the session's on
 			// "upgrade" (a new session's is corked in onConnection).
 			_ = conn.Once("upgrade", func(args ...any) {

@@ -85,6 +85,11 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 // batch to batch clients, and the cursor batch alone to everyone else.
 // The caller holds boardMu.
 func (s *Server) sendTick(cursors map[string]cursorBatch) {
+	for name, cb := range cursors {
+		if _, drawn := s.batch[name]; !drawn {
+			s.emitCursors(s.io.To(room(name)), cb) // everyone, batch pages too
+		}
+	}
 	for name, circles := range s.batch {
 		delete(s.batch, name)
 		cb, moved := cursors[name]
@@ -92,12 +97,8 @@ func (s *Server) sendTick(cursors map[string]cursorBatch) {
 			_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles)
 			continue
 		}
-		delete(cursors, name)
 		_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles, cb.cursors)
 		s.emitCursors(s.io.To(eachRoom(name)), cb)
-	}
-	for name, cb := range cursors {
-		s.emitCursors(s.io.To(room(name)), cb)
 	}
 }
 
