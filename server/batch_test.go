@@ -22,10 +22,6 @@ func TestBatchTickOnePacket(t *testing.T) {
 	mover := dial(t, s, auth(false))
 	register(t, mover, "MV")
 
-	type cursor struct {
-		ID   string
-		X, Y float64
-	}
 	onlyCursor := func(ev sioclient.Event, arg int, x float64) {
 		t.Helper()
 		var cs []cursor

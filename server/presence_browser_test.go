@@ -166,6 +166,10 @@ func TestBrowserCursorsInTickPacket(t *testing.T) {
 	mover := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "tick"}})
 	register(t, mover, "MV")
 	pg.waitPlayers("PG", "MV")
+	// The page learns the mover's cursor from a full entry; entries after
+	// it are mostly the compact [id, x, y].
+	mover.Emit("cursor", map[string]any{"x": 10, "y": 10})
+	pg.waitJS(`document.querySelector('#cursors .cursor span')?.textContent === 'MV'`, "the mover's labelled cursor")
 	// Every position the page ever draws.
 	evalJS[bool](pg, `(window.__moves = [], new MutationObserver(() => window.__moves.push(
 		...[...document.querySelectorAll('#cursors .cursor')].map(c => c.style.transform)))

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +13,27 @@ import (
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
 	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
 )
+
+// cursor is one entry of a cursors batch as the page reads it: the full
+// object {id, initials, color, x, y} or the compact array [id, x, y].
+type cursor struct {
+	ID, Initials, Color string
+	X, Y                float64
+	Compact             bool // it came as [id, x, y]
+}
+
+func (c *cursor) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		var a []json.RawMessage
+		if err := json.Unmarshal(b, &a); err != nil || len(a) != 3 {
+			return fmt.Errorf("compact cursor %s: want [id, x, y] (%v)", b, err)
+		}
+		*c = cursor{Compact: true}
+		return errors.Join(json.Unmarshal(a[0], &c.ID), json.Unmarshal(a[1], &c.X), json.Unmarshal(a[2], &c.Y))
+	}
+	type object cursor // without this method
+	return json.Unmarshal(b, (*object)(c))
+}
 
 func circle(x float64) map[string]any {
 	return map[string]any{"x": x, "y": 1, "dia": 10, "rgba": "red"}
@@ -234,10 +258,6 @@ func TestCursors(t *testing.T) {
 		}
 	}
 
-	type cursor struct {
-		ID, Initials, Color string
-		X, Y                float64
-	}
 	// 100 moves as fast as the client can send them arrive as far fewer
 	// batches, ending at the last position.
 	const moves = 100
@@ -326,26 +346,25 @@ func TestCursorsCompact(t *testing.T) {
 		}
 		// One move per batch keeps the board busy: no settle re-send.
 		a.Emit("cursor", map[string]any{"x": i, "y": 1})
-		var batch []map[string]any
+		var batch []cursor
 		if err := next(t, b, "cursors").Decode(0, &batch); err != nil {
 			t.Fatal(err)
 		}
-		if len(batch) != 1 || batch[0]["id"] != a.ID {
-			t.Fatalf("batch %d %v: want a's cursor", i, batch)
+		if len(batch) != 1 || batch[0].ID != a.ID || batch[0].X != float64(i) {
+			t.Fatalf("batch %d %+v: want a's cursor", i, batch)
 		}
-		_, hasInitials := batch[0]["initials"]
-		_, hasColor := batch[0]["color"]
+		hasInitials, hasColor := batch[0].Initials != "", batch[0].Color != ""
 		switch {
-		case hasInitials != hasColor:
-			t.Fatalf("batch %d %v: half a label", i, batch)
+		case hasInitials != hasColor || batch[0].Compact && hasInitials:
+			t.Fatalf("batch %d %+v: half a label", i, batch)
 		case i == 0 && !hasInitials:
-			t.Fatalf("first batch %v: want initials and colour", batch)
-		case hasInitials && batch[0]["initials"] != "CP":
-			t.Fatalf("batch %d %v: wrong initials", i, batch)
+			t.Fatalf("first batch %+v: want initials and colour", batch)
+		case hasInitials && batch[0].Initials != "CP":
+			t.Fatalf("batch %d %+v: wrong initials", i, batch)
 		case !hasInitials && compactAt < 0:
 			compactAt = i
-			if len(batch[0]) != 3 {
-				t.Errorf("compact entry %v: want only id, x, y", batch[0])
+			if !batch[0].Compact {
+				t.Errorf("compact entry %+v: want the array [id, x, y]", batch[0])
 			}
 		case hasInitials && compactAt >= 0:
 			t.Logf("compact from batch %d, full again at batch %d", compactAt, i)

@@ -39,10 +39,6 @@ func TestConcurrentVolatileAndReliableEmits(t *testing.T) {
 	}
 	wg.Wait()
 
-	type cursor struct {
-		ID   string
-		X, Y float64
-	}
 	for _, c := range clients {
 		// Every other player's cursor reaches its last position: a volatile
 		// batch may be skipped, but the settle re-send is reliable.

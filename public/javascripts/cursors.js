@@ -25,6 +25,9 @@
     });
 
     function place(c) {
+      // Most entries are the compact [id, x, y]; initials and colour come
+      // in full {id, initials, color, x, y} entries now and then.
+      if (Array.isArray(c)) c = { id: c[0], x: c[1], y: c[2] };
       if (!c || typeof c.id !== 'string' || c.id === socket.id) return;
       var entry = shown[c.id];
       if (!entry) {
@@ -37,9 +40,9 @@
         el.style.setProperty('--cursor-color', '#333');
         entry = shown[c.id] = { el: el, label: label, timer: null, initials: '', color: '' };
       }
-      // Entries are mostly {id, x, y}: initials and colour come when the
-      // server thinks a page may not know them (first seen, about once a
-      // second) and are kept here. Unknown ones draw unlabelled till then.
+      // Initials and colour come when the server thinks a page may not
+      // know them (first seen, about once a second) and are kept here.
+      // Unknown ones draw unlabelled till then.
       if (typeof c.initials === 'string' && c.initials !== entry.initials) {
         entry.initials = c.initials;
         entry.label.textContent = c.initials;

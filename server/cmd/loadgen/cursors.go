@@ -147,14 +147,12 @@ func (r *load) staleCursors(last []int64) int64 {
 	return stale
 }
 
-// onCursors handles the objects of a cursor batch.
+// onCursors handles the entries of a cursor batch.
 func (rc *receiver) onCursors(rest []byte, now int64) {
 	rc.mu.Lock()
 	n := int64(0)
-	eachObject(rest, func(o []byte) {
-		seq, ok1 := field(o, `"x":`)
-		y, ok2 := field(o, `"y":`)
-		if !ok1 || !ok2 || y < 0 || int(y) >= len(rc.curMax) {
+	eachCursor(rest, func(seq, y int64) {
+		if y < 0 || int(y) >= len(rc.curMax) {
 			return
 		}
 		s := int(y)
@@ -169,4 +167,59 @@ func (rc *receiver) onCursors(rest []byte, now int64) {
 	rc.curCount += n
 	rc.mu.Unlock()
 	rc.run.cursorDelivered.Add(n)
+}
+
+// eachCursor calls fn with x and y of each entry of a cursor batch: full
+// entries are objects {"id":…,"initials":…,"x":X,"y":Y}, compact ones the
+// array ["id",X,Y]. Ids and initials hold no brackets or braces.
+func eachCursor(b []byte, fn func(x, y int64)) {
+	start := indexByte(b, '[') // the batch itself
+	if start < 0 {
+		return
+	}
+	b = b[start+1:]
+	for {
+		i := 0
+		for i < len(b) && b[i] != '{' && b[i] != '[' && b[i] != ']' {
+			i++
+		}
+		if i == len(b) || b[i] == ']' {
+			return
+		}
+		open, closer := b[i], byte('}')
+		if open == '[' {
+			closer = ']'
+		}
+		end := indexByte(b[i:], closer)
+		if end < 0 {
+			return
+		}
+		entry := b[i : i+end]
+		b = b[i+end+1:]
+		if open == '{' {
+			x, ok1 := field(entry, `"x":`)
+			y, ok2 := field(entry, `"y":`)
+			if ok1 && ok2 {
+				fn(x, y)
+			}
+			continue
+		}
+		// ["id",X,Y: the numbers follow the id's closing quote.
+		q := indexByte(entry[2:], '"')
+		if q < 0 {
+			continue
+		}
+		nums := entry[2+q+1:]
+		x, ok1 := field(nums, ",")
+		if !ok1 {
+			continue
+		}
+		comma := indexByte(nums[1:], ',')
+		if comma < 0 {
+			continue
+		}
+		if y, ok2 := field(nums[1+comma:], ","); ok2 {
+			fn(x, y)
+		}
+	}
 }

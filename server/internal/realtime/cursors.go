@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"cmp"
+	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -10,13 +12,32 @@ import (
 
 // Cursor is one player's pointer as the page draws it. A batch entry
 // carries Initials and Color only when a page may not know them yet (see
-// cursorRefreshTicks); otherwise it is the compact {id, x, y}.
+// cursorRefreshTicks), as {id, initials, color, x, y}; otherwise it is the
+// array [id, x, y] (MarshalJSON).
 type Cursor struct {
 	ID       string  `json:"id"` // socket id
 	Initials string  `json:"initials,omitempty"`
 	Color    string  `json:"color,omitempty"` // CSS colour the server assigns
 	X        float64 `json:"x"`
 	Y        float64 `json:"y"`
+}
+
+// MarshalJSON writes a compact entry as [id, x, y]: in a hall's tick
+// packet most bytes are cursors, and every byte is copied per recipient.
+func (c Cursor) MarshalJSON() ([]byte, error) {
+	if c.Initials != "" || c.Color != "" {
+		type object Cursor // the same fields, without this method
+		return json.Marshal(object(c))
+	}
+	id, err := json.Marshal(c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("cursor id: %w", err)
+	}
+	b := append(append([]byte{'['}, id...), ',')
+	b = strconv.AppendFloat(b, c.X, 'f', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, c.Y, 'f', -1, 64)
+	return append(b, ']'), nil
 }
 
 // Cursor fan-out modes.
