@@ -20,10 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,14 +138,17 @@ func splitList(s string) []string {
 
 // result is one target's figures.
 type result struct {
-	target    string
-	connect   time.Duration
-	connected int
-	hung      int
-	failed    int
-	idleKB    float64 // RSS growth per connection, KB
-	steps     []stepResult
-	peakRSSMB float64
+	target     string
+	connect    time.Duration
+	connected  int
+	hung       int
+	failed     int
+	idleKB     float64 // RSS growth per connection, KB
+	liveKB     float64 // Go only (else NaN): live heap growth per connection after a GC, KB
+	stackKB    float64 // Go only: goroutine stack growth per connection, KB
+	goroutines float64 // Go only: goroutines per connection
+	steps      []stepResult
+	peakRSSMB  float64
 }
 
 type stepResult struct {
@@ -182,10 +187,18 @@ func runTarget(target string, o options) (*result, error) {
 		if strings.HasSuffix(target, "-norecovery") {
 			args = []string{"-recovery-window", "-1s"}
 		}
+		// pprof on loopback: its heap endpoint runs a GC before the
+		// idle-memory breakdown is read from /metrics.
+		pprofPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		env = append(slices.Clip(env), "PPROF_ADDR=127.0.0.1:"+strconv.Itoa(pprofPort))
 		p, err := startProc(target, o.serverCPUs, o.goBin, args, env)
 		if err != nil {
 			return nil, err
 		}
+		p.pprof = "http://127.0.0.1:" + strconv.Itoa(pprofPort)
 		proc = p
 	case "node":
 		p, err := startProc("node", o.serverCPUs, o.nodeBin, []string{o.nodeDir + "/server.js"}, nil)
@@ -211,6 +224,7 @@ func measure(target, url string, proc *serverProc, o options) (*result, error) {
 	res := &result{target: target}
 	time.Sleep(time.Second) // let the fresh process settle before the baseline
 	baseRSS := proc.rss()
+	baseHeap, baseStacks, baseG, goMem := proc.goMemory()
 
 	run := newRun(o.clients, o.senders, o)
 	start := time.Now()
@@ -269,8 +283,13 @@ func measure(target, url string, proc *serverProc, o options) (*result, error) {
 		fmt.Fprintf(os.Stderr, "  %d cursor clients registered\n", o.cursors)
 	}
 	time.Sleep(o.settle)
+	res.liveKB, res.stackKB, res.goroutines = math.NaN(), math.NaN(), math.NaN()
 	if proc != nil && res.connected > 0 {
-		res.idleKB = float64(proc.rss()-baseRSS) / 1024 / float64(res.connected)
+		n := float64(res.connected)
+		res.idleKB = float64(proc.rss()-baseRSS) / 1024 / n
+		if heap, stacks, g, ok := proc.goMemory(); ok && goMem {
+			res.liveKB, res.stackKB, res.goroutines = (heap-baseHeap)/1024/n, (stacks-baseStacks)/1024/n, (g-baseG)/n
+		}
 	}
 
 	for _, rate := range o.rates {
@@ -610,10 +629,51 @@ func field(o []byte, key string) (int64, bool) {
 
 // serverProc is a server under test, started by the generator.
 type serverProc struct {
-	name string
-	cmd  *exec.Cmd
-	url  string
-	pid  int
+	name  string
+	cmd   *exec.Cmd
+	url   string
+	pid   int
+	pprof string // the Go server's pprof listener, if any
+}
+
+// goMemory is a Go server's live heap, goroutine stacks and goroutines
+// right after a GC, from its /metrics; ok is false for other servers.
+func (p *serverProc) goMemory() (heap, stacks, goroutines float64, ok bool) {
+	if p == nil || p.pprof == "" {
+		return 0, 0, 0, false
+	}
+	resp, err := http.Get(p.pprof + "/debug/pprof/heap?gc=1") // GC first
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp, err = http.Get(p.url + "/metrics")
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	found := 0
+	for line := range strings.Lines(string(body)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_memstats_heap_alloc_bytes":
+			heap, found = v, found+1
+		case "go_memstats_stack_inuse_bytes":
+			stacks, found = v, found+1
+		case "go_goroutines":
+			goroutines, found = v, found+1
+		}
+	}
+	return heap, stacks, goroutines, found == 3
 }
 
 func startProc(name, cpus, bin string, args, env []string) (*serverProc, error) {

@@ -99,11 +99,15 @@ func printTable(out io.Writer, o options, rs []*result) {
 	row := func(name string, val func(r *result) float64, format string) {
 		cells := []string{name}
 		for _, r := range rs {
-			cells = append(cells, fmt.Sprintf(format, val(r)))
+			if v := val(r); math.IsNaN(v) {
+				cells = append(cells, "-") // not measured for this server
+			} else {
+				cells = append(cells, fmt.Sprintf(format, v))
+			}
 		}
 		if ratio {
 			g, n := val(rs[goI]), val(rs[nodeI])
-			if n != 0 {
+			if n != 0 && !math.IsNaN(g/n) {
 				cells = append(cells, fmt.Sprintf("%.2f×", g/n))
 			} else {
 				cells = append(cells, "-")
@@ -123,6 +127,9 @@ func printTable(out io.Writer, o options, rs []*result) {
 	row("hung handshakes", func(r *result) float64 { return float64(r.hung) }, "%.0f")
 	row("failed handshakes", func(r *result) float64 { return float64(r.failed) }, "%.0f")
 	row("idle KB/conn", func(r *result) float64 { return r.idleKB }, "%.1f")
+	row("  of which live heap KB/conn (after GC)", func(r *result) float64 { return r.liveKB }, "%.1f")
+	row("  goroutine stacks KB/conn", func(r *result) float64 { return r.stackKB }, "%.1f")
+	row("  goroutines/conn", func(r *result) float64 { return r.goroutines }, "%.2f")
 	for i, rate := range o.rates {
 		st := func(r *result) *stepResult { return &r.steps[i] }
 		p := fmt.Sprintf("[%d/s] ", rate)
