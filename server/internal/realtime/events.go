@@ -113,15 +113,19 @@ func (s *Server) attach(io *socket.Server) {
 			})
 		}
 
-		// The library can emit "disconnect" twice for one socket: _onclose
-		// checks Connected (socket.go:573) and clears it only after the
-		// close work (:590), so two closing paths both get through.
-		var left sync.Once
-		socket.On("disconnect", func(args ...any) {
-			left.Do(func() {
-				reason, _ := first(args).(string)
-				s.leave(socket, me, reason)
-			})
-		})
+		socket.On("disconnect", onlyOnce(func(args ...any) {
+			reason, _ := first(args).(string)
+			s.leave(socket, me, reason)
+		}))
 	})
+}
+
+// onlyOnce wraps a "disconnect" listener so it runs once per socket. The
+// library can emit "disconnect" twice for one socket: _onclose checks
+// Connected (socket.go:573) and clears it only after the close work
+// (:590), so two closing paths (the client's disconnect packet and its
+// transport closing) both get through.
+func onlyOnce(fn func(args ...any)) func(args ...any) {
+	var once sync.Once
+	return func(args ...any) { once.Do(func() { fn(args...) }) }
 }

@@ -3,7 +3,6 @@ package realtime
 import (
 	"bytes"
 	"io"
-	"sync"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -26,8 +25,7 @@ func (s *Server) instrument() {
 				m.EventIn(name)
 			}
 		})
-		var gone sync.Once // "disconnect" can come twice (events.go)
-		_ = so.On("disconnect", func(...any) { gone.Do(m.Disconnected) })
+		_ = so.On("disconnect", onlyOnce(func(...any) { m.Disconnected() }))
 	})
 	_ = s.io.Engine().On("connection", func(args ...any) {
 		conn, ok := args[0].(engine.Socket)

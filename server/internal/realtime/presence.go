@@ -64,7 +64,13 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 // emitToBoard is the cursor hub's way out: always a broadcast operator,
 // never a socket's flags, so it is safe from the hub's goroutine.
 func (s *Server) emitToBoard(boardName, event string, volatile bool, data any) {
-	op := s.io.To(room(boardName))
+	s.emitTo(room(boardName), event, volatile, data)
+}
+
+// emitTo broadcasts to a room; a volatile event is dropped for a client
+// whose transport is busy.
+func (s *Server) emitTo(r socket.Room, event string, volatile bool, data any) {
+	op := s.io.To(r)
 	if volatile {
 		op = op.Volatile()
 	}

@@ -87,7 +87,7 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 func (s *Server) sendTick(cursors map[string]cursorBatch) {
 	for name, cb := range cursors {
 		if _, drawn := s.batch[name]; !drawn {
-			s.emitCursors(s.io.To(room(name)), cb) // everyone, batch pages too
+			s.emitTo(room(name), "cursors", cb.volatile, cb.cursors) // everyone, batch pages too
 		}
 	}
 	for name, circles := range s.batch {
@@ -98,13 +98,6 @@ func (s *Server) sendTick(cursors map[string]cursorBatch) {
 			continue
 		}
 		_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles, cb.cursors)
-		s.emitCursors(s.io.To(eachRoom(name)), cb)
+		s.emitTo(eachRoom(name), "cursors", cb.volatile, cb.cursors)
 	}
-}
-
-func (s *Server) emitCursors(op *socket.BroadcastOperator, cb cursorBatch) {
-	if cb.volatile {
-		op = op.Volatile()
-	}
-	_ = op.Emit("cursors", cb.cursors)
 }
