@@ -310,12 +310,7 @@ func TestClusterHealthAndMetrics(t *testing.T) {
 	c.Emit("no-such-event-" + strings.Repeat("x", 10))
 	c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle", "bad")
 
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := getMetrics(t, s)
 	for _, want := range []string{
 		`circles_connected_clients 1`,
 		`circles_events_in_total{event="add-circle"} 2`,

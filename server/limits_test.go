@@ -436,7 +436,7 @@ const libraryLeakPerClient = 32 << 10
 // connectedGauge reads circles_connected_clients from /metrics.
 func connectedGauge(t *testing.T, s *testServer) int {
 	t.Helper()
-	code, body := httpDo(t, http.MethodGet, s.URL+"/metrics", nil)
+	code, body := getMetrics(t, s)
 	for line := range strings.Lines(body) {
 		if v, ok := strings.CutPrefix(line, "circles_connected_clients "); ok && code == http.StatusOK {
 			n, err := strconv.Atoi(strings.TrimSpace(v))

@@ -20,7 +20,7 @@ func TestMetricsCountDeliveries(t *testing.T) {
 	next(t, a, "add-circle")
 	next(t, b, "add-circle")
 
-	code, body := httpDo(t, http.MethodGet, s.URL+"/metrics", nil)
+	code, body := getMetrics(t, s)
 	if code != http.StatusOK {
 		t.Fatalf("/metrics %d", code)
 	}

@@ -37,6 +37,16 @@ type Config struct {
 	Limits
 	// PprofAddr, when set, serves net/http/pprof there (loopback only).
 	PprofAddr string
+	// MaxConns caps open TCP connections on the node (MAX_CONNS; 0 =
+	// derived from the descriptor limit at start).
+	MaxConns int
+	// MetricsToken guards /metrics on the public port (METRICS_TOKEN;
+	// empty = /metrics is 404 there); MetricsAddr also serves it on a
+	// separate listener (METRICS_ADDR, e.g. 127.0.0.1:9090), no token.
+	MetricsToken, MetricsAddr string
+	// HTTPIdleTimeout closes idle keep-alive connections (Node: 5 s);
+	// HTTPBodyTimeout bounds reading a request body.
+	HTTPIdleTimeout, HTTPBodyTimeout time.Duration
 }
 
 // Limits bound what one client or one address can cost the server.
@@ -50,6 +60,15 @@ type Limits struct {
 	// (TRUST_PROXY; on by default on Heroku, where DYNO is set).
 	TrustProxy bool
 	BatchTick  time.Duration
+	// MaxBoards, MaxCircles (all boards together) and BoardIdleTTL bound
+	// the boards a node keeps; boards with no socket go first (LRU) and
+	// after BoardIdleTTL idle.
+	MaxBoards    int           // MAX_BOARDS
+	MaxCircles   int           // MAX_CIRCLES
+	BoardIdleTTL time.Duration // BOARD_IDLE_TTL
+	// ReplayBoardBytes and ReplayBytes cap the recovery replay buffer per
+	// board and in total (REPLAY_BOARD_BYTES, REPLAY_BYTES).
+	ReplayBoardBytes, ReplayBytes int
 	// LibraryBroadcast keeps the library's own adapters (and so its
 	// per-recipient broadcast) instead of ours (RELAY_PATH=library; for
 	// benchmarks).
@@ -94,6 +113,25 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	if cfg.SendQueueMax, err = envInt(getenv, "SEND_QUEUE_MAX", 4096); err != nil {
 		return Config{}, err
 	}
+	for _, v := range []struct {
+		key string
+		p   *int
+		def int
+	}{
+		{"MAX_CONNS", &cfg.MaxConns, 0},
+		{"MAX_BOARDS", &cfg.MaxBoards, DefaultMaxBoards},
+		{"MAX_CIRCLES", &cfg.MaxCircles, DefaultMaxCircles},
+		{"REPLAY_BOARD_BYTES", &cfg.ReplayBoardBytes, DefaultReplayBoardBytes},
+		{"REPLAY_BYTES", &cfg.ReplayBytes, DefaultReplayBytes},
+	} {
+		if *v.p, err = envInt(getenv, v.key, v.def); err != nil {
+			return Config{}, err
+		}
+	}
+	if cfg.BoardIdleTTL, err = envDuration(getenv, "BOARD_IDLE_TTL", DefaultBoardIdleTTL); err != nil {
+		return Config{}, err
+	}
+	cfg.MetricsToken, cfg.MetricsAddr = getenv("METRICS_TOKEN"), getenv("METRICS_ADDR")
 	cfg.LibraryBroadcast = getenv("RELAY_PATH") == "library"
 	cfg.TrustProxy = getenv("TRUST_PROXY") == "true" || getenv("TRUST_PROXY") == "" && getenv("DYNO") != ""
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
@@ -107,6 +145,15 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&cfg.SendQueueMax, "send-queue-max", cfg.SendQueueMax, "packets queued to one client before it is dropped as too slow (env SEND_QUEUE_MAX)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "count clients by X-Forwarded-For (behind Heroku's router or nginx; env TRUST_PROXY, default true when DYNO is set)")
 	fs.DurationVar(&cfg.BatchTick, "batch-tick", 33*time.Millisecond, "how often batch clients get the new circles and cursors, and everyone the cursors")
+	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "open TCP connections on this node; 0 = derived from the descriptor limit (env MAX_CONNS)")
+	fs.IntVar(&cfg.MaxBoards, "max-boards", cfg.MaxBoards, "boards kept on this node; idle ones are evicted first (env MAX_BOARDS)")
+	fs.IntVar(&cfg.MaxCircles, "max-circles", cfg.MaxCircles, "circles kept on all boards together (env MAX_CIRCLES)")
+	fs.DurationVar(&cfg.BoardIdleTTL, "board-idle-ttl", cfg.BoardIdleTTL, "a board with no socket is forgotten after this (env BOARD_IDLE_TTL)")
+	fs.IntVar(&cfg.ReplayBoardBytes, "replay-board-bytes", cfg.ReplayBoardBytes, "recovery replay buffer per board, bytes (env REPLAY_BOARD_BYTES)")
+	fs.IntVar(&cfg.ReplayBytes, "replay-bytes", cfg.ReplayBytes, "recovery replay buffer on the node, bytes (env REPLAY_BYTES)")
+	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", 5*time.Second, "close a keep-alive connection idle this long")
+	fs.DurationVar(&cfg.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long a client may take to send a request body")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "also serve /metrics, without a token, on this address, e.g. 127.0.0.1:9090 (env METRICS_ADDR)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
 	if err := fs.Parse(args); err != nil {
@@ -131,7 +178,32 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		return Config{}, fmt.Errorf("limits: rate %g, burst %d, conns per IP %d, send queue %d, batch tick %v: want rate ≥ 0, burst ≥ 1, conns ≥ 0, queue ≥ 1, tick > 0",
 			cfg.RateLimit, cfg.RateBurst, cfg.MaxConnsPerIP, cfg.SendQueueMax, cfg.BatchTick)
 	}
+	if cfg.MaxConns < 0 || cfg.MaxBoards < 1 || cfg.MaxCircles < 1 || cfg.BoardIdleTTL <= 0 || cfg.HTTPIdleTimeout <= 0 || cfg.HTTPBodyTimeout <= 0 || cfg.ReplayBoardBytes < 1 || cfg.ReplayBytes < cfg.ReplayBoardBytes {
+		return Config{}, fmt.Errorf("limits: max conns %d, boards %d, circles %d, board idle TTL %v, replay %d per board and %d in all: want conns ≥ 0, boards ≥ 1, circles ≥ 1, TTL > 0, 1 ≤ per board ≤ in all",
+			cfg.MaxConns, cfg.MaxBoards, cfg.MaxCircles, cfg.BoardIdleTTL, cfg.ReplayBoardBytes, cfg.ReplayBytes)
+	}
 	return cfg, nil
+}
+
+// Defaults of the memory caps (docs/limits.md adds them up).
+const (
+	DefaultMaxBoards        = 1000
+	DefaultMaxCircles       = 200_000
+	DefaultBoardIdleTTL     = time.Hour
+	DefaultReplayBoardBytes = 256 << 10
+	DefaultReplayBytes      = 32 << 20
+)
+
+func envDuration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 30m", key, v)
+	}
+	return d, nil
 }
 
 func envInt(getenv func(string) string, key string, def int) (int, error) {
