@@ -14,6 +14,7 @@ type player struct {
 	board    string
 	initials string
 	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
+	warns    warnSampler // limits.go: this socket's warnings, sampled
 }
 
 // room is the Socket.IO room of a board. Every emit goes to a room rather
@@ -28,7 +29,7 @@ func (s *Server) attach(io *socket.Server) {
 	io.On("connection", func(args ...any) {
 		socket := args[0].(*socket.Socket)
 		me := socket.Data().(*player) // set by chooseBoard, or restored on recovery
-		socket.Use(s.limitEvents(socket))
+		socket.Use(s.limitEvents(socket, me))
 		everyone := io.To(room(me.board))
 		if socket.Recovered() {
 			s.recovered(socket, me)
@@ -56,7 +57,7 @@ func (s *Server) attach(io *socket.Server) {
 				return
 			}
 			me.initials = initials
-			_ = everyone.Emit("update-player-list", list)
+			s.queuePlayerList(me.board, list)
 			ok(ack)
 		})
 
@@ -115,6 +116,7 @@ func (s *Server) attach(io *socket.Server) {
 
 		socket.On("disconnect", onlyOnce(func(args ...any) {
 			reason, _ := first(args).(string)
+			me.flushWarnings(s.log, socket.Id())
 			s.leave(socket, me, reason)
 		}))
 	})

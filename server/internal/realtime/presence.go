@@ -145,7 +145,7 @@ func (s *Server) recovered(so *socket.Socket, me *player) {
 		s.log.Error("re-adding recovered player", "socket", id, "err", err)
 		return
 	}
-	_ = s.io.To(room(me.board)).Emit("update-player-list", list)
+	s.queuePlayerList(me.board, list)
 }
 
 // removePlayer drops a player and tells its board. Caller holds boardMu.
@@ -158,7 +158,7 @@ func (s *Server) removePlayer(boardName string, id socket.SocketId) {
 		return
 	}
 	if removed {
-		_ = s.io.To(room(boardName)).Emit("update-player-list", list)
+		s.queuePlayerList(boardName, list)
 	}
 }
 

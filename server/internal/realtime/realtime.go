@@ -67,6 +67,7 @@ type Server struct {
 	recovery time.Duration // 0 when off
 	limits   config.Limits
 	perIP    *perIP
+	kicked   *kicked // limits.go: kicked clients in their cool-down
 	stopTick chan struct{}
 	tickDone chan struct{}
 	guarded  http.Handler // serveEngine behind the origin check
@@ -79,6 +80,7 @@ type Server struct {
 	pending map[socket.SocketId]pendingLeave // dropped players awaiting recovery; boardMu
 	closing bool                             // boardMu
 	batch   map[string][]board.Circle        // per board, circles batch clients have not had yet (under boardMu)
+	lists   map[string][]string              // per board, the player list for the next tick (under boardMu)
 }
 
 // New builds a Socket.IO server with the app's events attached.
@@ -111,7 +113,8 @@ func New(opts Options) *Server {
 		opts.CursorMode = CursorsBatched
 	}
 	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
-		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, wsBufs: newBufPool()}
+		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, lists: map[string][]string{}, wsBufs: newBufPool()}
+	s.kicked = &kicked{until: map[string]time.Time{}}
 	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, s.emitToBoard)
 
@@ -189,7 +192,11 @@ func (s *Server) reject(so *socket.Socket, event string, ack socket.Ack, err err
 		msg = "server error, try again"
 	}
 	s.opts.Metrics.Rejected(event)
-	s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
+	if me, ok := so.Data().(*player); ok {
+		me.warn(s.log, "event rejected", "socket", so.Id(), "event", event, "err", err)
+	} else {
+		s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
+	}
 	if ack != nil {
 		ack([]any{map[string]any{"ok": false, "error": msg}}, nil)
 		return

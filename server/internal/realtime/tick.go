@@ -75,6 +75,7 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 			return
 		case <-t.C:
 			s.boardMu.Lock()
+			s.sendPlayerLists()
 			s.cursors.flush(s.sendTick)
 			s.boardMu.Unlock()
 		}
@@ -99,5 +100,23 @@ func (s *Server) sendTick(cursors map[string]cursorBatch) {
 		}
 		_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles, cb.cursors)
 		s.emitTo(eachRoom(name), "cursors", cb.volatile, cb.cursors)
+	}
+}
+
+// queuePlayerList keeps a board's latest player list for the next tick: a
+// board sends at most one update-player-list per tick, the latest, however
+// many players register or leave in it (a hundred sockets registering at
+// their limit would otherwise send every page hundreds of lists a second).
+// The caller holds boardMu.
+func (s *Server) queuePlayerList(boardName string, list []string) {
+	s.lists[boardName] = list
+}
+
+// sendPlayerLists sends the lists queued since the last tick. The caller
+// holds boardMu.
+func (s *Server) sendPlayerLists() {
+	for name, list := range s.lists {
+		delete(s.lists, name)
+		_ = s.io.To(room(name)).Emit("update-player-list", list)
 	}
 }
