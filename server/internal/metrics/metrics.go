@@ -121,3 +121,11 @@ func (m *Metrics) RedisError(error) {
 		m.redisErrors.Inc()
 	}
 }
+
+// Gauge registers a gauge read from f at each scrape (the memory caps'
+// usage: replay bytes, boards, circles).
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+}

@@ -44,6 +44,21 @@ func withDefaults(l config.Limits) config.Limits {
 	if l.BatchTick <= 0 {
 		l.BatchTick = d.BatchTick
 	}
+	if l.ReplayBoardBytes <= 0 {
+		l.ReplayBoardBytes = config.DefaultReplayBoardBytes
+	}
+	if l.ReplayBytes < l.ReplayBoardBytes {
+		l.ReplayBytes = max(config.DefaultReplayBytes, l.ReplayBoardBytes)
+	}
+	if l.MaxBoards <= 0 {
+		l.MaxBoards = config.DefaultMaxBoards
+	}
+	if l.MaxCircles <= 0 {
+		l.MaxCircles = config.DefaultMaxCircles
+	}
+	if l.BoardIdleTTL <= 0 {
+		l.BoardIdleTTL = config.DefaultBoardIdleTTL
+	}
 	return l
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -68,10 +69,12 @@ type Server struct {
 	limits   config.Limits
 	perIP    *perIP
 	kicked   *kicked // limits.go: kicked clients in their cool-down
-	stopTick chan struct{}
-	tickDone chan struct{}
-	guarded  http.Handler // serveEngine behind the origin check
-	wsBufs   *sync.Pool   // wsConn write buffers
+	// replayBytes is the recovery replay buffer's size (recovery.go).
+	replayBytes atomic.Int64
+	stopTick    chan struct{}
+	tickDone    chan struct{}
+	guarded     http.Handler // serveEngine behind the origin check
+	wsBufs      *sync.Pool   // wsConn write buffers
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -143,7 +146,7 @@ func New(opts Options) *Server {
 	}
 	if ourAdapter {
 		// recovery.go: encode once per broadcast (and recovery, when on).
-		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery})
+		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery, boardBytes: s.limits.ReplayBoardBytes, totalBytes: s.limits.ReplayBytes, bytes: &s.replayBytes})
 	}
 	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
@@ -156,6 +159,8 @@ func New(opts Options) *Server {
 	// the event listeners, or the first event could find none.
 	s.sessions = newSessions(s.io)
 	s.instrument()
+	opts.Metrics.Gauge("circles_replay_bytes", "Bytes held for connection state recovery (capped by REPLAY_BYTES).",
+		func() float64 { return float64(s.replayBytes.Load()) })
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
 	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s
