@@ -207,3 +207,104 @@ func TestRecoveryOverflowGetsBoard(t *testing.T) {
 		t.Errorf("board after overflow: %d circles, want %d ending at x=%d", len(got), missed+1, missed)
 	}
 }
+
+// 300 boards with 40 circles each, opened by sockets that leave: the node
+// keeps at most MAX_BOARDS boards and MAX_CIRCLES circles (boards without
+// sockets are evicted, least recently used first), the honest pair keeps
+// playing, and once every board has a socket a new one is refused with a
+// clear message, in the connect error and on the page.
+func TestAttackManyBoards(t *testing.T) {
+	const maxBoards, maxCircles = 50, 2000
+	s := startServer(t, map[string]string{"RATE_LIMIT": "0", "MAX_CONNS_PER_IP": "0",
+		"MAX_BOARDS": strconv.Itoa(maxBoards), "MAX_CIRCLES": strconv.Itoa(maxCircles)})
+	warm := dial(t, s, sioclient.Options{})
+	register(t, warm, "WA")
+	warm.Close()
+	baseG, baseHeap := settle()
+	h := startHonest(t, s, "honest", 100, 20*time.Millisecond)
+
+	const boards, each, parallel = 300, 40, 20
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	errs := make(chan error, boards)
+	for i := range boards {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := sioclient.Dial(ctx, s.URL, sioclient.Options{Auth: map[string]any{"board": fmt.Sprintf("rnd-%d", i)}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if _, err := c.EmitWithAck(ctx, "register-player", "RN"); err != nil {
+				errs <- err
+				return
+			}
+			for j := range each - 1 {
+				_ = c.Emit("add-circle", map[string]any{"x": j, "y": 1, "dia": 5, "rgba": "red"})
+			}
+			if _, err := c.EmitWithAck(ctx, "add-circle", map[string]any{"x": 99, "y": 1, "dia": 5, "rgba": "red"}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("board opener: %v", err)
+	}
+	h.wait(t, 2*time.Second)
+	if n := gauge(t, s, "circles_boards"); n > maxBoards {
+		t.Errorf("%v boards kept, MAX_BOARDS %d", n, maxBoards)
+	}
+	if n := gauge(t, s, "circles_stored_circles"); n > maxCircles {
+		t.Errorf("%v circles kept, MAX_CIRCLES %d", n, maxCircles)
+	}
+	_, heap := settle()
+	t.Logf("heap after %d boards × %d circles, after a GC: %d → %d KB", boards, each, baseHeap>>10, heap>>10)
+
+	// Every board live: 49 more sockets on new boards (honest is the 50th).
+	var live []*sioclient.Client
+	for i := range maxBoards - 1 {
+		live = append(live, dial(t, s, sioclient.Options{Auth: map[string]any{"board": fmt.Sprintf("live-%d", i)}}))
+	}
+	_, err := sioclient.Dial(ctxT(t, 5*time.Second), s.URL, sioclient.Options{Auth: map[string]any{"board": "one-too-many"}})
+	if err == nil || !strings.Contains(err.Error(), "server is full") {
+		t.Errorf("a new board with every board live: %v, want a connect error saying the server is full", err)
+	}
+	if code, body := httpDo(t, "GET", s.URL+"/b/one-too-many", nil); code != 503 || !strings.Contains(body, "server is full") {
+		t.Errorf("page of a new board with every board live: %d %q, want 503 saying the server is full", code, body)
+	}
+	live = append(live, dial(t, s, sioclient.Options{Auth: map[string]any{"board": "live-3"}})) // existing boards still open
+	if code, _ := httpDo(t, "GET", s.URL+"/b/live-3", nil); code != 200 {
+		t.Errorf("page of a live board: %d", code)
+	}
+	for _, c := range live {
+		c.Close()
+	}
+	backToBaseline(t, baseG+8, baseHeap+4<<20, boards+len(live)) // the honest pair stays
+}
+
+// A board without sockets is forgotten after BOARD_IDLE_TTL.
+func TestBoardIdleTTL(t *testing.T) {
+	s := startServer(t, map[string]string{"BOARD_IDLE_TTL": "500ms"})
+	c := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "ttl"}})
+	register(t, c, "TT")
+	if _, err := c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle", circle(1)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	ctx := ctxT(t, 10*time.Second)
+	for gauge(t, s, "circles_stored_circles") != 0 {
+		if ctx.Err() != nil {
+			t.Fatal("an idle board's circles were kept past its TTL")
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the sweep, not asserting
+	}
+	if got := boardOf(t, dial(t, s, sioclient.Options{Auth: map[string]any{"board": "ttl"}})); len(got) != 0 {
+		t.Errorf("board after its idle TTL: %d circles", len(got))
+	}
+}

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		WSDemo:      demo,
 
 		MetricsToken: cfg.MetricsToken,
+		BoardOpen:    rt.CanOpenBoard,
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)

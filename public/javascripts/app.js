@@ -66,6 +66,11 @@
   socket.on('disconnect', function () {
     status.textContent = 'reconnecting…';
   });
+  // A refused connection says why (e.g. the server is full, or the
+  // board name is invalid); the client keeps retrying.
+  socket.on('connect_error', function (err) {
+    status.textContent = 'cannot connect: ' + (err && err.message);
+  });
 
   socket.on('add-circle', addCircle);
   socket.on('circles', function (list) {

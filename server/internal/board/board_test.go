@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseInitials(t *testing.T) {
@@ -159,5 +160,48 @@ func TestMemoryCircles(t *testing.T) {
 	}
 	if len(m.boards) != 0 {
 		t.Errorf("cleared empty board kept")
+	}
+}
+
+// Boards without sockets are evicted least recently used first when a
+// cap is reached and after the idle TTL; boards with sockets never are,
+// and a new board is refused when all are live.
+func TestMemoryLimits(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryLimited(Limits{MaxBoards: 3, MaxCircles: 10, IdleTTL: time.Minute})
+	for _, name := range []string{"a", "b", "c"} {
+		if err := m.Open(name, false); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_ = m.AddCircle(ctx, name, Circle{Initials: "X", X: 1, Y: 1, Dia: 1, RGBA: "red"})
+		}
+	}
+	if err := m.Open("d", false); !errors.Is(err, ErrFull) {
+		t.Fatalf("4th board with 3 live: %v, want ErrFull", err)
+	}
+	if m.CanOpen("d") || !m.CanOpen("a") {
+		t.Error("CanOpen disagrees with Open")
+	}
+	// 10 circles at most: a's oldest falls off.
+	_ = m.AddCircle(ctx, "a", Circle{Initials: "X", X: 2, Y: 1, Dia: 1, RGBA: "red"})
+	_ = m.AddCircle(ctx, "a", Circle{Initials: "X", X: 3, Y: 1, Dia: 1, RGBA: "red"})
+	if _, n := m.Stats(); n != 10 {
+		t.Errorf("%d circles kept, cap 10", n)
+	}
+	m.Release("b")
+	m.Release("c")
+	if err := m.Open("d", false); err != nil {
+		t.Fatalf("with b and c idle: %v", err)
+	}
+	if cs, _ := m.Circles(ctx, "b"); len(cs) != 0 {
+		t.Error("b, the least recently used idle board, was not evicted")
+	}
+	if cs, _ := m.Circles(ctx, "c"); len(cs) != 3 {
+		t.Error("c was evicted before b")
+	}
+	m.Sweep(time.Now().Add(2 * time.Minute))
+	if boards, _ := m.Stats(); boards != 2 {
+		t.Errorf("after the idle TTL: %d boards, want a and d (live)", boards)
 	}
 }

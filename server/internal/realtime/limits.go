@@ -265,8 +265,10 @@ type warnSampler struct {
 }
 
 // warn logs msg at WARN unless this socket has used its share this minute.
-func (me *player) warn(log *slog.Logger, msg string, args ...any) {
-	w := &me.warns
+func (me *player) warn(log *slog.Logger, msg string, args ...any) { me.warns.warn(log, msg, args...) }
+
+// warn logs msg at WARN unless w's share this minute is used.
+func (w *warnSampler) warn(log *slog.Logger, msg string, args ...any) {
 	now := time.Now()
 	w.mu.Lock()
 	var flushed int

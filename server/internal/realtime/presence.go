@@ -126,6 +126,7 @@ func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 // player never left, unless the grace ran out just before: then it joins
 // again under its old initials.
 func (s *Server) recovered(so *socket.Socket, me *player) {
+	_ = s.holdBoard(so, me.board, true) // recovery skips chooseBoard
 	s.boardMu.Lock()
 	defer s.boardMu.Unlock()
 	id := so.Id()

@@ -69,6 +69,9 @@ type Server struct {
 	limits   config.Limits
 	perIP    *perIP
 	kicked   *kicked // limits.go: kicked clients in their cool-down
+	// keeper is the store when it keeps boards within caps (boards.go).
+	keeper     boardKeeper
+	boardWarns warnSampler // "boards full" refusals, sampled
 	// replayBytes is the recovery replay buffer's size (recovery.go).
 	replayBytes atomic.Int64
 	stopTick    chan struct{}
@@ -91,8 +94,9 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	limits := withDefaults(opts.Limits)
 	if opts.Store == nil {
-		opts.Store = board.NewMemory()
+		opts.Store = board.NewMemoryLimited(board.Limits{MaxBoards: limits.MaxBoards, MaxCircles: limits.MaxCircles, IdleTTL: limits.BoardIdleTTL})
 	}
 	if opts.MaxHTTPBufferSize <= 0 {
 		opts.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
@@ -115,9 +119,10 @@ func New(opts Options) *Server {
 	if opts.CursorMode == "" {
 		opts.CursorMode = CursorsBatched
 	}
-	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: limits,
 		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, lists: map[string][]string{}, wsBufs: newBufPool()}
 	s.kicked = &kicked{until: map[string]time.Time{}}
+	s.keeper, _ = opts.Store.(boardKeeper)
 	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, s.emitToBoard)
 
@@ -161,6 +166,12 @@ func New(opts Options) *Server {
 	s.instrument()
 	opts.Metrics.Gauge("circles_replay_bytes", "Bytes held for connection state recovery (capped by REPLAY_BYTES).",
 		func() float64 { return float64(s.replayBytes.Load()) })
+	if s.keeper != nil {
+		opts.Metrics.Gauge("circles_boards", "Boards kept on this node (capped by MAX_BOARDS).",
+			func() float64 { n, _ := s.keeper.Stats(); return float64(n) })
+		opts.Metrics.Gauge("circles_stored_circles", "Circles kept on all boards of this node (capped by MAX_CIRCLES).",
+			func() float64 { _, n := s.keeper.Stats(); return float64(n) })
+	}
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
 	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s

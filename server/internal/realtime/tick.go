@@ -24,6 +24,9 @@ import (
 // rooms, so a cluster adapter carries them: every node batches the circles
 // drawn and the cursors moved on it and broadcasts its own batch.
 
+// sweepEvery is how often boards idle past their TTL are looked for.
+const sweepEvery = time.Second
+
 // BatchEvent is the event batch clients receive each tick.
 const BatchEvent = "circles"
 
@@ -69,11 +72,16 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 	defer close(done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastSweep time.Time
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if s.keeper != nil && now.Sub(lastSweep) >= sweepEvery {
+				lastSweep = now
+				s.keeper.Sweep(now) // boards idle past BoardIdleTTL
+			}
 			s.boardMu.Lock()
 			s.sendPlayerLists()
 			s.cursors.flush(s.sendTick)

@@ -31,10 +31,6 @@ func healthz(report func() Health) gin.HandlerFunc {
 	}
 }
 
-// BoardsFullMessage is what a page (and a connect error) says when a new
-// board cannot be opened: every board the node keeps has players.
-const BoardsFullMessage = "this server is full: every board it keeps is in use; join an existing board or try again later"
-
 // metricsRoute serves Prometheus metrics to a scraper that sends the
 // token; 404 without a token configured (or without metrics), so the
 // public port does not even show that /metrics exists.

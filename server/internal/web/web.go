@@ -130,7 +130,7 @@ func (p *pages) namedBoard(c *gin.Context) {
 	}
 	if p.open != nil && !p.open(name) {
 		c.Header("Retry-After", "60")
-		c.String(http.StatusServiceUnavailable, BoardsFullMessage)
+		c.String(http.StatusServiceUnavailable, board.ErrFull.Error())
 		return
 	}
 	p.board(name)(c)
