@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	rt := realtime.New(rtOpts)
 	member.start(rt)
 	defer member.close(log)
-	demo := wsdemo.New(log)
+	demo := wsdemo.New(log, wsdemo.Options{Rate: cfg.WSRate, QueueLen: cfg.WSQueue, PingInterval: cfg.WSPingInterval, MaxPerIP: cfg.MaxConnsPerIP, TrustProxy: cfg.TrustProxy})
 	defer demo.Close()
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,

@@ -47,6 +47,12 @@ type Config struct {
 	// HTTPIdleTimeout closes idle keep-alive connections (Node: 5 s);
 	// HTTPBodyTimeout bounds reading a request body.
 	HTTPIdleTimeout, HTTPBodyTimeout time.Duration
+	// The /ws demo's limits: messages per second per connection, queued
+	// messages before a client is dropped, ping interval (its per-address
+	// cap is MaxConnsPerIP).
+	WSRate         float64
+	WSQueue        int
+	WSPingInterval time.Duration
 }
 
 // Limits bound what one client or one address can cost the server.
@@ -153,6 +159,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&cfg.ReplayBytes, "replay-bytes", cfg.ReplayBytes, "recovery replay buffer on the node, bytes (env REPLAY_BYTES)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", 5*time.Second, "close a keep-alive connection idle this long")
 	fs.DurationVar(&cfg.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long a client may take to send a request body")
+	fs.Float64Var(&cfg.WSRate, "ws-rate", 60, "/ws demo: messages per second per connection (burst twice that)")
+	fs.IntVar(&cfg.WSQueue, "ws-queue", 256, "/ws demo: messages queued to one client before it is dropped as too slow")
+	fs.DurationVar(&cfg.WSPingInterval, "ws-ping-interval", 25*time.Second, "/ws demo: ping interval; silent for two intervals closes a connection")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "also serve /metrics, without a token, on this address, e.g. 127.0.0.1:9090 (env METRICS_ADDR)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
@@ -178,7 +187,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		return Config{}, fmt.Errorf("limits: rate %g, burst %d, conns per IP %d, send queue %d, batch tick %v: want rate ≥ 0, burst ≥ 1, conns ≥ 0, queue ≥ 1, tick > 0",
 			cfg.RateLimit, cfg.RateBurst, cfg.MaxConnsPerIP, cfg.SendQueueMax, cfg.BatchTick)
 	}
-	if cfg.MaxConns < 0 || cfg.MaxBoards < 1 || cfg.MaxCircles < 1 || cfg.BoardIdleTTL <= 0 || cfg.HTTPIdleTimeout <= 0 || cfg.HTTPBodyTimeout <= 0 || cfg.ReplayBoardBytes < 1 || cfg.ReplayBytes < cfg.ReplayBoardBytes {
+	if cfg.MaxConns < 0 || cfg.MaxBoards < 1 || cfg.MaxCircles < 1 || cfg.BoardIdleTTL <= 0 || cfg.HTTPIdleTimeout <= 0 || cfg.HTTPBodyTimeout <= 0 || cfg.WSRate <= 0 || cfg.WSQueue < 1 || cfg.WSPingInterval <= 0 || cfg.ReplayBoardBytes < 1 || cfg.ReplayBytes < cfg.ReplayBoardBytes {
 		return Config{}, fmt.Errorf("limits: max conns %d, boards %d, circles %d, board idle TTL %v, replay %d per board and %d in all: want conns ≥ 0, boards ≥ 1, circles ≥ 1, TTL > 0, 1 ≤ per board ≤ in all",
 			cfg.MaxConns, cfg.MaxBoards, cfg.MaxCircles, cfg.BoardIdleTTL, cfg.ReplayBoardBytes, cfg.ReplayBytes)
 	}
