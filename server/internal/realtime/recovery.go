@@ -93,9 +93,17 @@ func (a *recoveryAdapter) Close() {
 	a.Adapter.Close()
 }
 
+// maxSessions bounds the dropped sessions kept for recovery (~0.5 KB
+// each): beyond it a dropped client is not kept, and on its return it
+// connects afresh and gets the board, as after the window.
+const maxSessions = 50_000
+
 func (a *recoveryAdapter) PersistSession(session *socket.SessionToPersist) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(a.sessions) >= maxSessions {
+		return
+	}
 	a.sessions[session.Pid] = &socket.SessionWithTimestamp{SessionToPersist: session, DisconnectedAt: time.Now().UnixMilli()}
 }
 
