@@ -93,7 +93,7 @@ type Hub struct {
 }
 
 type client struct {
-	conn  *websocket.Conn
+	conn  *websocket.Conn // nil until the upgrade is done (set under mu)
 	id    string
 	ip    string
 	hue   int
@@ -146,38 +146,47 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
 		return
 	}
-	release := func() {
-		h.mu.Lock()
-		if h.perIP[ip]--; h.perIP[ip] <= 0 {
-			delete(h.perIP, ip)
-		}
-		h.mu.Unlock()
-	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		release()
-		return // the upgrader answered with an HTTP error
-	}
 	id, err := uuid()
 	if err != nil {
-		release()
-		_ = conn.Close()
+		h.release(ip)
 		h.log.Error("ws demo: making an id", "err", err)
+		http.Error(w, "server error", http.StatusInternalServerError)
 		return
 	}
-	c := &client{conn: conn, id: id, ip: ip, hue: hueOf(id), send: make(chan []byte, h.opts.QueueLen), close: make(chan closeReason, 1)}
+	// Registered before the upgrade answers, so a message another client
+	// sends the moment this one is told it is connected is queued for it.
+	c := &client{id: id, ip: ip, hue: hueOf(id), send: make(chan []byte, h.opts.QueueLen), close: make(chan closeReason, 1)}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		release()
-		_ = conn.Close()
+		h.release(ip)
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	h.clients[c] = struct{}{}
-	h.wg.Add(2)
+	h.clients[c] = struct{}{} // from here drop releases the address's slot
 	h.mu.Unlock()
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, live := h.clients[c]; err != nil || !live {
+		h.drop(c, closeReason{websocket.CloseNormalClosure, ""})
+		if conn != nil {
+			_ = conn.Close() // dropped while upgrading: slow, or the hub closed
+		}
+		return // on an error the upgrader answered with an HTTP error
+	}
+	c.conn = conn
+	h.wg.Add(2)
 	go h.write(c)
 	go h.read(c)
+}
+
+func (h *Hub) release(ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perIP[ip]--; h.perIP[ip] <= 0 {
+		delete(h.perIP, ip)
+	}
 }
 
 // Close disconnects everyone and waits for their goroutines.
@@ -278,7 +287,9 @@ func (h *Hub) broadcast(b []byte) {
 			h.drop(c, closeReason{websocket.ClosePolicyViolation, "too slow: messages were not read"})
 			// Its writer may be blocked writing to a peer that does
 			// not read: closing the connection unblocks it.
-			_ = c.conn.NetConn().Close()
+			if c.conn != nil {
+				_ = c.conn.NetConn().Close()
+			}
 		}
 	}
 }
