@@ -166,12 +166,7 @@ func TestAttackConnFlood(t *testing.T) {
 		conns = append(conns, c)
 	}
 	// The server closes every connection beyond the cap at once.
-	refused := 0
-	for _, c := range conns {
-		if _, ok := closedByServer(c, 300*time.Millisecond); ok {
-			refused++
-		}
-	}
+	refused := parallelClosed(conns, time.Second)
 	if refused < n-40 {
 		t.Errorf("%d of %d connections over MAX_CONNS=40 closed at once, want ≥ %d", refused, n, n-40)
 	}

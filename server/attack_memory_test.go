@@ -76,6 +76,11 @@ func startHonest(t testing.TB, s *testServer, boardName string, n int, gap time.
 	return h
 }
 
+// honestP99Bound is generous: it catches a stalled or starved client on a
+// shared, loaded CI machine, not a regression of a few milliseconds (the
+// measured p99 is logged).
+const honestP99Bound = 5 * time.Second
+
 // wait returns the honest clients' p99 latency, failing the test if a
 // circle was lost or out of order or p99 is over bound.
 func (h *honest) wait(t testing.TB, bound time.Duration) time.Duration {
@@ -135,16 +140,17 @@ func backToBaseline(t testing.TB, baseG int, baseHeap uint64, clients int) {
 // own). The replay buffer stays within REPLAY_BYTES, heap after a GC
 // within the ceiling, and the honest pair gets every circle in order.
 func TestAttackReplayFlood(t *testing.T) {
-	const replayBytes = 1 << 20
+	// 50 boards × 16 KiB is over 512 KiB: both caps are reached.
+	const replayBytes = 512 << 10
 	s := startServer(t, map[string]string{"RATE_LIMIT": "0", "MAX_CONNS_PER_IP": "0",
-		"REPLAY_BOARD_BYTES": strconv.Itoa(64 << 10), "REPLAY_BYTES": strconv.Itoa(replayBytes)})
+		"REPLAY_BOARD_BYTES": strconv.Itoa(16 << 10), "REPLAY_BYTES": strconv.Itoa(replayBytes)})
 	warm := dial(t, s, sioclient.Options{})
 	register(t, warm, "WA")
 	warm.Close()
 	baseG, baseHeap := settle()
 
 	h := startHonest(t, s, "honest", 100, 10*time.Millisecond)
-	const attackers, rounds = 50, 60
+	const attackers, rounds = 50, 30
 	var wg sync.WaitGroup
 	aliases := []string{"clear", "clear-display", "clear-circles", "clear-page", "clearCircles", "remove-circle"}
 	for i := range attackers {
@@ -167,7 +173,7 @@ func TestAttackReplayFlood(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	h.wait(t, 2*time.Second)
+	h.wait(t, honestP99Bound)
 	if got := gauge(t, s, "circles_replay_bytes"); got > replayBytes || got == 0 {
 		t.Errorf("circles_replay_bytes %v, want (0, %d]", got, replayBytes)
 	}
@@ -256,7 +262,7 @@ func TestAttackManyBoards(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("board opener: %v", err)
 	}
-	h.wait(t, 2*time.Second)
+	h.wait(t, honestP99Bound)
 	if n := gauge(t, s, "circles_boards"); n > maxBoards {
 		t.Errorf("%v boards kept, MAX_BOARDS %d", n, maxBoards)
 	}
