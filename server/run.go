@@ -58,7 +58,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Public:      public,
 		ReloadViews: onDisk,
 		SocketIO:    rt.Handler(),
-		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
 		Health:      member.health,
 		Metrics:     m.Handler(),
 		WSDemo:      demo,
