@@ -49,6 +49,9 @@ type Options struct {
 	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
 	// 20 s by default, as Node's).
 	PingInterval, PingTimeout time.Duration
+	// ConnectTimeout is how long a session may stay without joining a
+	// namespace (0: Socket.IO's 45 s).
+	ConnectTimeout time.Duration
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -138,6 +141,9 @@ func New(opts Options) *Server {
 
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle
+	if opts.ConnectTimeout > 0 {
+		so.SetConnectTimeout(opts.ConnectTimeout)
+	}
 	if opts.Adapter != nil {
 		so.SetAdapter(opts.Adapter)
 	}
@@ -148,11 +154,9 @@ func New(opts Options) *Server {
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
 		// The library sweeps every 60 s whatever the window.
 		csr.SetSessionCleanupInterval(sweepInterval(opts.RecoveryWindow))
-		if ourAdapter {
-			// Choosing the adapter ourselves (below) loses the library's
-			// default of skipping middlewares on recovery (server.go:161-163).
-			csr.SetSkipMiddlewares(true)
-		}
+		// Recovered sockets pass the middlewares too: chooseBoard keeps
+		// their board, and releaseLibraryLeaks must see every socket.
+		csr.SetSkipMiddlewares(false)
 		so.SetConnectionStateRecovery(csr)
 	}
 	if ourAdapter {
@@ -161,7 +165,7 @@ func New(opts Options) *Server {
 	}
 	s.io = socket.NewServer(nil, so)
 	s.io.Bind(s.eio)
-	s.releaseTaskQueues()
+	s.releaseLibraryLeaks()
 	s.attach(s.io)
 	s.sessions.watchJoins(s.io)
 	s.instrument()
