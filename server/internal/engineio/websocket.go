@@ -250,7 +250,7 @@ func (t *wsTransport) protocolError(reason string) {
 	s.mu.Lock()
 	t.closeWith(websocket.CloseProtocolError, reason)
 	s.mu.Unlock()
-	s.onTransportError(t, errors.New(reason))
+	s.onParseError(t, errors.New(reason))
 	// Wait for the writer to send the close frame and close.
 	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))
 	for {
