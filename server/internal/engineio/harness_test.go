@@ -229,6 +229,15 @@ func assertError(t *testing.T, r reply, status, code int, message string) {
 	}
 }
 
+// assertCode checks status and code, whatever the message says.
+func assertCode(t *testing.T, r reply, status, code int) {
+	t.Helper()
+	var e protocolErr
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != status || e.Code != code {
+		t.Fatalf("%s, want %d with code %d", r, status, code)
+	}
+}
+
 // handshakeFields is the open packet's JSON.
 type handshakeFields struct {
 	Sid          string   `json:"sid"`
