@@ -235,7 +235,7 @@ func (t *wsTransport) readLoop() {
 				data = data[1:]
 			}
 			p = packet{typ: typeMessage, bin: data}
-		} else if p, err = decodeText(string(data)); err != nil {
+		} else if p, err = decodeText(string(data), s.protocol); err != nil {
 			t.protocolError(err.Error())
 			return
 		}
