@@ -70,7 +70,19 @@ func TestPollingBinaryV4Base64(t *testing.T) {
 	if b, ok := h.nextData(t).(*types.BytesBuffer); !ok || !bytes.Equal(b.Bytes(), []byte{1, 2, 3}) {
 		t.Fatal("binary data not bytes 1 2 3")
 	}
+	if got := h.nextData(t); got != "text" {
+		t.Fatalf("data %#v", got)
+	}
 	if got := p.get(t); !slices.Equal(got, []string{"bAQID", "4text"}) {
+		t.Fatalf("poll %q", got)
+	}
+	// Base64 that starts with "4" (bytes E0 01 02): v3 writes "b4" and
+	// base64, v4 "b" alone, so v4 keeps the 4.
+	p.send(t, "b4AEC")
+	if b, ok := h.nextData(t).(*types.BytesBuffer); !ok || !bytes.Equal(b.Bytes(), []byte{0xE0, 1, 2}) {
+		t.Fatal("binary data not bytes E0 01 02")
+	}
+	if got := p.get(t); !slices.Equal(got, []string{"b4AEC"}) {
 		t.Fatalf("poll %q", got)
 	}
 }

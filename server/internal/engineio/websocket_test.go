@@ -36,6 +36,16 @@ func TestWebSocketMessages(t *testing.T) {
 		if kind != websocket.BinaryMessage || !bytes.Equal(got, frame) {
 			t.Fatalf("frame type %d %x, want binary %x", kind, got, frame)
 		}
+		// A text frame may carry base64 binary too ("b" in v4, "b4" in v3).
+		b64 := map[string]string{"4": "b4AEC", "3": "b44AEC"}[eio]
+		writeText(t, c, b64)
+		if b, ok := h.nextData(t).(*types.BytesBuffer); !ok || !bytes.Equal(b.Bytes(), []byte{0xE0, 1, 2}) {
+			t.Fatal("base64 data not bytes E0 01 02")
+		}
+		want := map[string][]byte{"4": {0xE0, 1, 2}, "3": {4, 0xE0, 1, 2}}[eio]
+		if kind, got := read(t, c); kind != websocket.BinaryMessage || !bytes.Equal(got, want) {
+			t.Fatalf("frame type %d %x, want binary %x", kind, got, want)
+		}
 		// An empty binary message is a message too.
 		empty := []byte{}
 		if eio == "3" {
