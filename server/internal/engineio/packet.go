@@ -44,14 +44,18 @@ func (p packet) data() string {
 var errInvalidPacket = errors.New("invalid Engine.IO packet")
 
 // decodeText reads one text packet: its type digit then its data; "b…"
-// is a base64 binary message (polling, and v3's b64 mode).
-func decodeText(s string) (packet, error) {
+// is a base64 binary message (polling, and v3's b64 mode): "b" and base64
+// in v4, "b4" and base64 in v3 (v4's base64 may itself start with 4).
+func decodeText(s string, protocol int) (packet, error) {
 	if s == "" {
 		return packet{}, fmt.Errorf("%w: empty", errInvalidPacket)
 	}
 	if s[0] == 'b' {
 		raw := s[1:]
-		if strings.HasPrefix(raw, "4") { // v3 writes "b4<base64>"
+		if protocol == 3 {
+			if !strings.HasPrefix(raw, "4") {
+				return packet{}, fmt.Errorf("%w: base64 packet not a message", errInvalidPacket)
+			}
 			raw = raw[1:]
 		}
 		bin, err := base64.StdEncoding.DecodeString(raw)
@@ -83,7 +87,7 @@ func decodePayload(body string, protocol int) ([]packet, error) {
 			} else {
 				body = ""
 			}
-			p, err := decodeText(part)
+			p, err := decodeText(part, protocol)
 			if err != nil {
 				return nil, err
 			}
@@ -113,7 +117,7 @@ func decodePayload(body string, protocol int) ([]packet, error) {
 		if units != n {
 			return nil, fmt.Errorf("%w: length prefix past the body", errInvalidPacket)
 		}
-		p, err := decodeText(body[:i])
+		p, err := decodeText(body[:i], protocol)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +154,7 @@ func decodeBinaryPayload(body []byte) ([]packet, error) {
 			if !utf8.Valid(data) {
 				return nil, fmt.Errorf("%w: invalid UTF-8", errInvalidPacket)
 			}
-			p, err := decodeText(string(data))
+			p, err := decodeText(string(data), 3)
 			if err != nil {
 				return nil, err
 			}

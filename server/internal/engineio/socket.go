@@ -492,6 +492,20 @@ func (s *Socket) onTransportError(t transport, err error) {
 	}
 }
 
+// onParseError closes the session when its transport got what is not
+// Engine.IO, with Node's reason ("parse error"); a probe's only ends the
+// probe.
+func (s *Socket) onParseError(t transport, err error) {
+	s.mu.Lock()
+	current := t == s.transport
+	s.mu.Unlock()
+	if !current {
+		s.onTransportError(t, err)
+		return
+	}
+	s.onClose("parse error", err)
+}
+
 // onTransportClose closes the session when its transport closed cleanly.
 func (s *Socket) onTransportClose(t transport) {
 	s.mu.Lock()

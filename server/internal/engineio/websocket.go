@@ -235,7 +235,7 @@ func (t *wsTransport) readLoop() {
 				data = data[1:]
 			}
 			p = packet{typ: typeMessage, bin: data}
-		} else if p, err = decodeText(string(data)); err != nil {
+		} else if p, err = decodeText(string(data), s.protocol); err != nil {
 			t.protocolError(err.Error())
 			return
 		}
@@ -250,7 +250,7 @@ func (t *wsTransport) protocolError(reason string) {
 	s.mu.Lock()
 	t.closeWith(websocket.CloseProtocolError, reason)
 	s.mu.Unlock()
-	s.onTransportError(t, errors.New(reason))
+	s.onParseError(t, errors.New(reason))
 	// Wait for the writer to send the close frame and close.
 	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))
 	for {
