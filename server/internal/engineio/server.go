@@ -291,7 +291,10 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	sock.mu.Lock()
 	t.kick() // the open packet, and what the listeners sent
 	sock.mu.Unlock()
-	t.readLoop()
+	// Read in a goroutine of our own and let the request's go: net/http
+	// keeps its connection's buffers (8 KB) and the request for as long as
+	// its handler runs, even after the hijack.
+	go t.readLoop()
 }
 
 // upgrade takes a WebSocket for an open polling session and probes it.
@@ -310,7 +313,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sock *Socket) {
 		_ = ws.Close()
 		return
 	}
-	t.readLoop()
+	go t.readLoop() // as in handshake
 }
 
 func (s *Server) newWS(sock *Socket, ws *websocket.Conn) *wsTransport {

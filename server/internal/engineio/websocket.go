@@ -10,9 +10,8 @@ import (
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 )
 
-// wsTransport is the WebSocket transport. Reading runs in the request's
-// own goroutine (the one the upgrade came in on), so an idle connection
-// has exactly one goroutine. Writing is ours, not gorilla's: frames are
+// wsTransport is the WebSocket transport. Reading runs in one goroutine
+// per connection, the only one an idle connection has. Writing is ours, not gorilla's: frames are
 // built once (a broadcast's frame is shared by every recipient) and a
 // writer goroutine, started only while something is queued, writes all
 // that is queued with one writev. gorilla only reads, and answers the
@@ -197,8 +196,7 @@ func (t *wsTransport) appendPacket(b []byte, p packet) []byte {
 	return appendFrame(b, opText, p.typ, p.text, nil)
 }
 
-// readLoop reads frames until the connection ends. It runs in the
-// upgrade request's goroutine.
+// readLoop reads frames until the connection ends.
 func (t *wsTransport) readLoop() {
 	s := t.sock
 	for {
