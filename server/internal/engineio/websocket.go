@@ -1,28 +1,28 @@
 package engineio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 )
 
 // wsTransport is the WebSocket transport. Reading runs in one goroutine
-// per connection, the only one an idle connection has. Writing is ours, not gorilla's: frames are
-// built once (a broadcast's frame is shared by every recipient) and a
-// writer goroutine, started only while something is queued, writes all
-// that is queued with one writev. gorilla only reads, and answers the
-// client's pings and close frames, each in one write of its own, which
-// the connection keeps whole.
+// per connection, the only one an idle connection has (wsframe.go).
+// Frames are built once (a broadcast's frame is shared by every
+// recipient) and a writer goroutine, started only while something is
+// queued, writes all that is queued with one writev.
 type wsTransport struct {
 	transports.Transport // the library's base: what is not ours
 
 	sock *Socket
-	ws   *websocket.Conn
 	conn net.Conn
+	fr   frameReader
 
 	// Under sock.mu:
 	writing bool     // a writer goroutine is running
@@ -38,8 +38,12 @@ const (
 	closeWait    = time.Second
 )
 
-func newWSTransport(sock *Socket, ws *websocket.Conn) *wsTransport {
-	t := &wsTransport{Transport: transports.MakeTransport(), sock: sock, ws: ws, conn: ws.NetConn()}
+func newWSTransport(sock *Socket, conn net.Conn, early []byte) *wsTransport {
+	t := &wsTransport{Transport: transports.MakeTransport(), sock: sock, conn: conn}
+	t.fr = frameReader{src: conn, max: sock.srv.opts.MaxPayload}
+	if len(early) > 0 {
+		t.fr.src = io.MultiReader(bytes.NewReader(early), conn)
+	}
 	t.Transport.SetSid(sock.id)
 	return t
 }
@@ -92,7 +96,7 @@ func (t *wsTransport) sendControl(frame []byte) {
 // close queues a close frame after what is queued; the writer closes the
 // connection once it is written (sock.mu held).
 func (t *wsTransport) close(bool) bool {
-	t.closeWith(websocket.CloseNormalClosure, "")
+	t.closeWith(closeNormal, "")
 	return true
 }
 
@@ -200,60 +204,90 @@ func (t *wsTransport) appendPacket(b []byte, p packet) []byte {
 func (t *wsTransport) readLoop() {
 	s := t.sock
 	for {
-		kind, data, err := t.ws.ReadMessage()
+		op, data, err := t.fr.next()
 		if err != nil {
-			var ce *websocket.CloseError
-			s.mu.Lock()
-			wasClosing := t.closing || t.done
-			s.mu.Unlock()
-			switch {
-			case wasClosing:
-				s.onTransportClose(t)
-			case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
-				s.onTransportClose(t)
-			default:
-				s.onTransportError(t, err)
+			var we *wsError
+			if errors.As(err, &we) {
+				t.fail(we.code, we.reason)
+				return
 			}
-			s.mu.Lock()
-			t.done = true
-			writing := t.writing
-			s.mu.Unlock()
-			if !writing {
-				_ = t.conn.Close()
-			}
+			t.ended(err)
 			return
 		}
 		var p packet
-		if kind == websocket.BinaryMessage {
+		switch op {
+		case opPing:
+			s.mu.Lock()
+			t.sendControl(appendFrame(nil, opPong, 0, string(data), nil))
+			s.mu.Unlock()
+			continue
+		case opPong:
+			continue
+		case opClose:
+			// Answer with the client's code (or 1000) and end.
+			code := closeNormal
+			if len(data) >= 2 {
+				code = int(binary.BigEndian.Uint16(data))
+			}
+			s.mu.Lock()
+			t.closeWith(code, "")
+			s.mu.Unlock()
+			s.onTransportClose(t)
+			return
+		case opBinary:
 			if s.protocol == 3 {
 				if len(data) == 0 || data[0] != typeMessage-'0' {
-					t.protocolError("binary frame without a message type")
+					t.fail(closeProtocolError, "binary frame without a message type")
 					return
 				}
 				data = data[1:]
 			}
 			p = packet{typ: typeMessage, bin: data}
-		} else if p, err = decodeText(string(data), s.protocol); err != nil {
-			t.protocolError(err.Error())
-			return
+		default:
+			if p, err = decodeText(string(data), s.protocol); err != nil {
+				t.fail(closeProtocolError, err.Error())
+				return
+			}
 		}
 		s.onPacket(t, p)
 	}
 }
 
-// protocolError closes the connection with a close frame saying why, as
-// Node does, and the session with it.
-func (t *wsTransport) protocolError(reason string) {
+// ended handles the connection's end without a close frame: an error,
+// unless the session was closing.
+func (t *wsTransport) ended(err error) {
 	s := t.sock
 	s.mu.Lock()
-	t.closeWith(websocket.CloseProtocolError, reason)
+	wasClosing := t.closing || t.done
+	t.done = true
+	writing := t.writing
 	s.mu.Unlock()
-	s.onParseError(t, errors.New(reason))
-	// Wait for the writer to send the close frame and close.
-	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))
-	for {
-		if _, _, err := t.ws.NextReader(); err != nil {
-			break
-		}
+	if wasClosing {
+		s.onTransportClose(t)
+	} else {
+		s.onTransportError(t, err)
 	}
+	if !writing {
+		_ = t.conn.Close()
+	}
+}
+
+// fail closes the connection with a close frame saying why, as
+// Node does, and the session with it ("parse error", as Node's socket.ts
+// names a packet it cannot decode).
+func (t *wsTransport) fail(code int, reason string) {
+	s := t.sock
+	s.mu.Lock()
+	t.closeWith(code, reason)
+	probe := s.probe == t
+	s.mu.Unlock()
+	if probe {
+		s.onTransportError(t, errors.New(reason))
+	} else {
+		s.onClose("parse error", errors.New(reason))
+	}
+	// Give the writer closeWait to send the close frame, reading (and
+	// dropping) what the client still sends meanwhile.
+	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))
+	_, _ = io.Copy(io.Discard, t.conn)
 }
