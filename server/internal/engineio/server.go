@@ -67,12 +67,13 @@ type Options struct {
 type Server struct {
 	engine.BaseServer // events ("connection") and the clients map
 
-	opts    Options
-	log     *slog.Logger
-	count   atomic.Int64
-	closed  atomic.Bool
-	origins map[string]bool
-	anyOrig bool
+	opts     Options
+	log      *slog.Logger
+	flushers *flushers
+	count    atomic.Int64
+	closed   atomic.Bool
+	origins  map[string]bool
+	anyOrig  bool
 }
 
 var _ engine.BaseServer = (*Server)(nil)
@@ -100,7 +101,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{BaseServer: engine.MakeBaseServer(), opts: opts, log: opts.Logger, origins: map[string]bool{}}
+	s := &Server{BaseServer: engine.MakeBaseServer(), opts: opts, log: opts.Logger, origins: map[string]bool{}, flushers: startFlushers()}
 	for _, o := range opts.AllowedOrigins {
 		s.anyOrig = s.anyOrig || o == "*"
 		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
@@ -329,6 +330,7 @@ func (s *Server) Close() engine.BaseServer {
 		c.Close(true)
 		return true
 	})
+	s.flushers.close() // after the close frames they were given
 	return s
 }
 
