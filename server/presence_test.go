@@ -146,12 +146,12 @@ func TestLateJoinerBoard(t *testing.T) {
 	}
 }
 
-// A client whose connection drops and comes back within the recovery
-// window keeps its socket id and player entry and gets what it missed;
-// the others never see it leave.
+// A client that asked for a presence grace and whose connection drops and
+// comes back within the recovery window keeps its socket id and player
+// entry and gets what it missed; the others never see it leave.
 func TestRecoveryMissesNothing(t *testing.T) {
 	s := startServer(t, nil)
-	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec"}})
+	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec", "presenceGrace": true}})
 	b := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec"}})
 	if a.PID == "" {
 		t.Fatal("no pid in the CONNECT reply: recovery is off")
@@ -171,7 +171,7 @@ func TestRecoveryMissesNothing(t *testing.T) {
 	next(t, b, "clear")
 	next(t, b, "add-circle")
 
-	a2 := dial(t, s, sioclient.Options{Auth: mergeAuth(map[string]any{"board": "rec"}, a.RecoveryAuth())})
+	a2 := dial(t, s, sioclient.Options{Auth: mergeAuth(map[string]any{"board": "rec", "presenceGrace": true}, a.RecoveryAuth())})
 	if !a2.Recovered || a2.ID != a.ID {
 		t.Fatalf("not recovered: id %s → %s, recovered %v", a.ID, a2.ID, a2.Recovered)
 	}
@@ -202,6 +202,53 @@ func TestRecoveryMissesNothing(t *testing.T) {
 	waitPlayers(t, b, "BB", "CC")
 }
 
+// Without presenceGrace in the handshake (every lesson-style client), a
+// player leaves as soon as its socket disconnects, whatever the reason,
+// as on Node; recovering the session lists it again.
+func TestLeaveAtOnceWithoutGrace(t *testing.T) {
+	s := startServer(t, nil) // recovery on, default grace
+	for _, tr := range []sioclient.Transport{sioclient.WebSocket, sioclient.Polling} {
+		t.Run(string(tr), func(t *testing.T) {
+			onBoard := map[string]any{"board": "once-" + string(tr)}
+			a := dial(t, s, sioclient.Options{Transport: tr, Auth: onBoard})
+			b := dial(t, s, sioclient.Options{Auth: onBoard})
+			register(t, a, "AA")
+			register(t, b, "BB")
+			waitPlayers(t, b, "AA", "BB")
+			b.Emit("add-circle", circle(1))
+			next(t, a, "add-circle") // a has an offset to recover from
+			next(t, b, "add-circle")
+
+			// A closed tab aborts its held long-poll (one closed in the
+			// instant between two polls is noticed at the heartbeat).
+			for tr == sioclient.Polling && a.PollHeld() < 50*time.Millisecond {
+				time.Sleep(5 * time.Millisecond) // waiting for a held poll, not asserting
+			}
+			start := time.Now()
+			a.Drop() // no goodbye: a closed tab or a lost network
+			waitPlayers(t, b, "BB")
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("dropped player left after %v; want at once", took)
+			} else {
+				t.Logf("dropped player left after %v", took.Round(time.Millisecond))
+			}
+
+			a2 := dial(t, s, sioclient.Options{Transport: tr, Auth: mergeAuth(onBoard, a.RecoveryAuth())})
+			if !a2.Recovered || a2.ID != a.ID {
+				t.Fatalf("not recovered: id %s → %s, recovered %v", a.ID, a2.ID, a2.Recovered)
+			}
+			waitPlayers(t, b, "BB", "AA")
+			waitPlayers(t, a2, "BB", "AA")
+			// Still playing as AA.
+			a2.Emit("add-circle", circle(2))
+			var got board.Circle
+			if err := next(t, b, "add-circle").Decode(0, &got); err != nil || got.Initials != "AA" {
+				t.Fatalf("after recovery: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
 func mergeAuth(ms ...map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, m := range ms {
@@ -225,7 +272,9 @@ func TestRecoveryExpires(t *testing.T) {
 	b.Emit("add-circle", circle(5))
 	next(t, a, "add-circle")
 	a.Drop()
-	waitPlayers(t, b, "BB")
+	waitPlayers(t, b, "BB") // at once: a asked for no grace
+	// What is under test is a return after the window: let it pass.
+	time.Sleep(400 * time.Millisecond)
 
 	a2 := dial(t, s, sioclient.Options{Auth: a.RecoveryAuth()})
 	if a2.Recovered || a2.ID == a.ID {

@@ -21,7 +21,7 @@
     transports: ['websocket', 'polling'],
     timeout: 5000,
     reconnectionDelayMax: 3000,
-    auth: { board: boardName, batch: true }
+    auth: { board: boardName, batch: true, presenceGrace: true }
   });
 
   var initials = askInitials();

@@ -52,6 +52,6 @@ func (s *Server) chooseBoard(so *socket.Socket, next func(*socket.ExtendedError)
 		next(socket.NewExtendedError("invalid board: a board name is 1–32 letters, digits or '-'", nil))
 		return
 	}
-	so.SetData(&player{board: name})
+	so.SetData(&player{board: name, grace: wantsGrace(so)})
 	next(nil)
 }

@@ -13,6 +13,7 @@ import (
 type player struct {
 	board    string
 	initials string
+	grace    bool        // asked for a presence grace in the handshake (wantsGrace)
 	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
 }
 

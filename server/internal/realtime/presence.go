@@ -15,13 +15,21 @@ import (
 // come back with its socket id, rooms and missed events.
 const DefaultRecoveryWindow = 2 * time.Minute
 
-// DefaultPresenceGrace is how long a dropped player stays in the list
-// waiting to recover. A blip of a few seconds must not show as leaving and
-// re-joining; but a lesson-style page closed without a goodbye looks the
-// same to the server (the transport just closes), and the class should see
-// it leave soon, not after the whole recovery window. A client that comes
-// back later still recovers its events and joins the list again.
+// DefaultPresenceGrace is how long a dropped player of a client that
+// asked for a grace (wantsGrace) stays in the list waiting to recover, so
+// a blip of a few seconds does not show as leaving and re-joining. A client
+// that comes back later still recovers its events and joins the list again.
 const DefaultPresenceGrace = 10 * time.Second
+
+// wantsGrace reads the handshake's auth {presenceGrace: true}. Only such
+// clients keep their player through a dropped connection: to the server a
+// lesson-style page whose tab closed looks like a network blip (the
+// transport just closes), and the class must see it leave at once, as on
+// Node. The shipped page opts in and says goodbye on pagehide.
+func wantsGrace(so *socket.Socket) bool {
+	g, _ := so.Handshake().Auth["presenceGrace"].(bool)
+	return g
+}
 
 var errCursorNotRegistered = fmt.Errorf("%w cursor: register-player first", board.ErrInvalid)
 
@@ -95,16 +103,17 @@ func (s *Server) sendBoard(so *socket.Socket, boardName string) {
 	_ = so.Emit("board", circles)
 }
 
-// leave runs on disconnect. The cursor goes at once. A socket that may
-// recover (a dropped connection of a client that speaks recovery) keeps
-// its player entry for the presence grace, so the others do not see it
-// leave and re-join; anything else leaves now.
+// leave runs on disconnect. The cursor goes at once. A socket that asked
+// for a presence grace and may recover (a dropped connection of a client
+// that speaks recovery) keeps its player entry for the grace, so the others
+// do not see it leave and re-join; anything else leaves now, whatever the
+// reason, as on Node. A client that recovers later is listed again.
 func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 	id := so.Id()
 	s.cursors.Leave(me.board, string(id))
 	s.boardMu.Lock()
 	defer s.boardMu.Unlock()
-	if s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
+	if me.grace && s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
 		so.Conn().Protocol() == 4 && me.initials != "" {
 		var t *time.Timer
 		t = time.AfterFunc(s.opts.PresenceGrace, func() {

@@ -31,6 +31,25 @@ func socketIO(engine http.Handler, maxBody int64) gin.HandlerFunc {
 			return
 		}
 		engine.ServeHTTP(c.Writer, c.Request)
+		closeIfAbandoned(c, engine)
+	}
+}
+
+// closeIfAbandoned ends the session of a long-poll GET whose client went
+// away before it was answered: a closed tab (or a lost network) aborts its
+// poll and sends nothing else. Node's engine.io closes the session then
+// ("poll connection closed prematurely"), so the socket disconnects at once
+// and a lesson page's player leaves at once; the library would wait for the
+// ping timeout. The request context ends while the handler runs only when
+// the client's connection closes.
+func closeIfAbandoned(c *gin.Context, engine http.Handler) {
+	r := c.Request
+	sid := c.Query("sid")
+	if r.Method != http.MethodGet || sid == "" || c.Query("transport") != "polling" || r.Context().Err() == nil {
+		return
+	}
+	if sc, ok := engine.(sessionCloser); ok {
+		sc.CloseSession(sid, "poll connection closed prematurely")
 	}
 }
 
