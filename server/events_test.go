@@ -71,13 +71,19 @@ func TestLessonEvents(t *testing.T) {
 			a := dial(t, s, sioclient.Options{Transport: tr})
 			b := dial(t, s, sioclient.Options{Transport: tr})
 
-			a.Emit("register-player", "ab")
+			emit := func(c *sioclient.Client, event string, args ...any) {
+				t.Helper()
+				if err := c.Emit(event, args...); err != nil {
+					t.Fatalf("%s: %v", event, err) // say why, rather than wait for what never comes
+				}
+			}
+			emit(a, "register-player", "ab")
 			waitPlayers(t, a, "AB")
-			b.Emit("register-player", map[string]any{"initials": "cd"})
+			emit(b, "register-player", map[string]any{"initials": "cd"})
 			waitPlayers(t, a, "AB", "CD")
 			waitPlayers(t, b, "AB", "CD")
 
-			a.Emit("add-circle", map[string]any{"initials": "AB", "x": 10, "y": 20, "dia": 30, "rgba": "rgba(1,2,3,0.5)", "extra": "<b>"})
+			emit(a, "add-circle", map[string]any{"initials": "AB", "x": 10, "y": 20, "dia": 30, "rgba": "rgba(1,2,3,0.5)", "extra": "<b>"})
 			for _, c := range []*sioclient.Client{a, b} {
 				var got map[string]any
 				if err := next(t, c, "add-circle").Decode(0, &got); err != nil {
@@ -89,10 +95,12 @@ func TestLessonEvents(t *testing.T) {
 				}
 			}
 
-			b.Emit("clear")
+			emit(b, "clear")
 			next(t, a, "clear")
 			next(t, b, "clear")
 
+			// b leaves at once (no grace asked for): the list comes now,
+			// never after a grace runs out.
 			b.Close()
 			waitPlayers(t, a, "AB")
 		})
