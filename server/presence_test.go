@@ -111,6 +111,32 @@ func TestInvalidBoardRefused(t *testing.T) {
 	}
 }
 
+// The board event is always an array, as the README says: for a board
+// with a player but no circles, and after a clear; never null.
+func TestBoardIsAlwaysAnArray(t *testing.T) {
+	s := startServer(t, nil)
+	onBoard := sioclient.Options{Auth: map[string]any{"board": "arr"}}
+	raw := func(c *sioclient.Client) string {
+		t.Helper()
+		return string(next(t, c, "board").Args[0])
+	}
+	a := dial(t, s, onBoard)
+	if got := raw(a); got != "[]" {
+		t.Errorf("new board: board %s, want []", got)
+	}
+	register(t, a, "AB") // the board now exists, without circles
+	if got := raw(dial(t, s, onBoard)); got != "[]" {
+		t.Errorf("board with a player and no circles: board %s, want []", got)
+	}
+	a.Emit("add-circle", circle(1))
+	next(t, a, "add-circle")
+	a.Emit("clear")
+	next(t, a, "clear")
+	if got := raw(dial(t, s, onBoard)); got != "[]" {
+		t.Errorf("after a clear: board %s, want []", got)
+	}
+}
+
 // A joining socket gets the board's circles, newest board.MaxCircles;
 // clear empties it.
 func TestLateJoinerBoard(t *testing.T) {

@@ -157,6 +157,13 @@ func TestMemoryCircles(t *testing.T) {
 	if got, _ := m.Circles(ctx, "b"); len(got) != 0 {
 		t.Errorf("after Clear: %d circles", len(got))
 	}
+	if _, err := m.Join(ctx, "p", Player{ID: "1", Initials: "AB"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Circles(ctx, "p"); got == nil {
+		t.Errorf("Circles of a board with a player only is nil; want [] so it encodes as an array")
+	}
+	m.Leave(ctx, "p", "1")
 	if len(m.boards) != 0 {
 		t.Errorf("cleared empty board kept")
 	}

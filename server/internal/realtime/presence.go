@@ -100,6 +100,9 @@ func (s *Server) sendBoard(so *socket.Socket, boardName string) {
 	if len(circles) > board.MaxCircles {
 		circles = circles[len(circles)-board.MaxCircles:]
 	}
+	if circles == nil {
+		circles = []board.Circle{} // an array, never null, whatever the store
+	}
 	_ = so.Emit("board", circles)
 }
 
