@@ -13,6 +13,7 @@ import (
 type player struct {
 	board    string
 	initials string
+	id       string      // public id (newPublicID): what other clients see, never the socket id
 	grace    bool        // asked for a presence grace in the handshake (wantsGrace)
 	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
 }

@@ -31,11 +31,19 @@ func wantsGrace(so *socket.Socket) bool {
 	return g
 }
 
+// PlayerIDEvent tells a socket its player's public id, {id}: the id its
+// cursor has in cursors and cursor-leave. Sent when it connects.
+const PlayerIDEvent = "player-id"
+
 var errCursorNotRegistered = fmt.Errorf("%w cursor: register-player first", board.ErrInvalid)
 
 // attachPresence wires the events beyond the lesson: live cursors and the
 // seeds' spy and mouse demos. Lesson clients never send them.
 func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player) {
+	// The page tells its own cursor from the others' by this id. An
+	// object, not a string: a client granted a recovery pid takes a
+	// trailing string argument for the recovery offset.
+	_ = so.Emit(PlayerIDEvent, map[string]string{"id": me.id})
 	so.On("cursor", func(args ...any) {
 		args, ack := splitAck(args)
 		p, err := board.ParsePoint(args)
@@ -46,8 +54,7 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 			s.reject(so, "cursor", ack, err)
 			return
 		}
-		id := string(so.Id())
-		s.cursors.Move(me.board, Cursor{ID: id, Initials: me.initials, Color: cursorColour(id), X: p.X, Y: p.Y})
+		s.cursors.Move(me.board, Cursor{ID: me.id, Initials: me.initials, Color: cursorColour(me.id), X: p.X, Y: p.Y})
 		ok(ack)
 	})
 
@@ -113,7 +120,7 @@ func (s *Server) sendBoard(so *socket.Socket, boardName string) {
 // reason, as on Node. A client that recovers later is listed again.
 func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 	id := so.Id()
-	s.cursors.Leave(me.board, string(id))
+	s.cursors.Leave(me.board, me.id)
 	s.boardMu.Lock()
 	defer s.boardMu.Unlock()
 	if me.grace && s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
