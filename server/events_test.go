@@ -162,6 +162,40 @@ func TestCircleInitialsAreTheSenders(t *testing.T) {
 	}
 }
 
+// A socket that never registered may not draw with the initials of a
+// player registered on the board; with initials nobody has, it may (a
+// client that sends its initials with each circle).
+func TestUnregisteredCannotImpersonate(t *testing.T) {
+	s := startServer(t, nil)
+	a := dial(t, s, sioclient.Options{})
+	x := dial(t, s, sioclient.Options{})
+	register(t, a, "ab")
+	ack := func(c *sioclient.Client, initials string) string {
+		t.Helper()
+		reply, err := c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle",
+			map[string]any{"initials": initials, "x": 1, "y": 1, "dia": 10, "rgba": "red"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(reply[0])
+	}
+	if got := ack(x, "ab"); !strings.Contains(got, "registered player") {
+		t.Errorf("unregistered socket drawing as AB: ack %s", got)
+	}
+	if got := ack(x, "zz"); got != `{"ok":true}` {
+		t.Errorf("unregistered socket with its own initials: ack %s", got)
+	}
+	if got := ack(a, "ab"); got != `{"ok":true}` {
+		t.Errorf("the registered AB: ack %s", got)
+	}
+	for _, want := range []string{"ZZ", "AB"} { // never x's AB
+		var c board.Circle
+		if err := next(t, a, "add-circle").Decode(0, &c); err != nil || c.Initials != want {
+			t.Fatalf("circle %+v (%v), want %s's", c, err, want)
+		}
+	}
+}
+
 // Rejected input gets an ack error when asked, else an error-message event,
 // and is never relayed.
 func TestRejectedInput(t *testing.T) {

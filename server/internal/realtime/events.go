@@ -79,7 +79,13 @@ func (s *Server) attach(io *socket.Server) {
 			defer s.boardMu.Unlock()
 			ctx, cancel := s.ctx()
 			defer cancel()
-			if err := s.store.AddCircle(ctx, me.board, circle); err != nil {
+			if me.initials == "" {
+				err = s.notSomeoneElses(ctx, me.board, circle.Initials)
+			}
+			if err == nil {
+				err = s.store.AddCircle(ctx, me.board, circle)
+			}
+			if err != nil {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
