@@ -216,6 +216,8 @@ func TestRejectedInput(t *testing.T) {
 		{"add-circle", "circle", "circle"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "red;background:url(//evil)"}, "rgba"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "<script>"}, "rgba"},
+		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "rgba(9,9,9,0)"}, "transparent"},
+		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "rgb(1/2/3)"}, "rgba"},
 		{"add-circle", map[string]any{"x": -5, "y": 1, "dia": 10, "rgba": "red"}, "circle.x"},
 		{"add-circle", map[string]any{"x": 1, "y": 1e9, "dia": 10, "rgba": "red"}, "circle.y"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 0, "rgba": "red"}, "circle.dia"},

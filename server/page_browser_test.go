@@ -3,7 +3,10 @@ package main
 // The shipped page as a newcomer meets it (issue 10), in headless Chromium.
 
 import (
+	"encoding/json"
 	"testing"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
 )
 
 // Circles as big as the board never cover the header, the CLEAR button or
@@ -39,4 +42,52 @@ func TestBrowserChromeAboveCircles(t *testing.T) {
 	}
 	pg.click("header button")
 	pg.waitCircles(0)
+}
+
+// colourCases are strings a student's client might send as a circle's
+// colour: CSS Color 4 forms, what browsers clamp, what they ignore, and
+// the fully transparent.
+var colourCases = []string{
+	// Valid and visible.
+	"red", "RebeccaPurple", "#abc", "#abcd", "#a1b2c3", "#A1B2C3D4", "rgba(255,0,0,0.5)", "rgb(1, 2, 3)",
+	"RGB(1,2,3)", "rgb(1 2 3 / 50%)", "rgb(1 2 3/.5)", "hsl(120deg 50% 50%)", "hsla(120, 50%, 50%, .3)",
+	"rgb(300, -5, 0)", "rgba(1,2,3,5)", "rgb(10% 20% 30%)", "rgb(10% 20 30%)", "rgb(10%, 20%, 30%)",
+	"hsl(1turn 50% 50%)", "hsl(0.5rad, 50%, 50%)", "hsl(100grad 50% 50%)", "hsl(120 50 50)", "hwb(120 10% 10%)",
+	"lab(50% 40 59.5)", "lch(52.2% 72.2 50)", "oklab(59% 0.1 0.1 / 0.5)", "oklch(60% 0.15 50)",
+	"color(srgb 1 0 0)", "color(display-p3 1 0.5 0 / .5)", "rgb(none 2 3)", "rgb(1e2, 0, 0)", "rgb(+1, 2, 3)",
+	"rgb(.5, 2, 3)", "rgba(1,2,3,50%)", "hsl(-120, 150%, -5%)",
+	// Not colours to a browser.
+	"", "#ab", "#abcde", "#ggg", "redd", "rgb(1,2)", "rgb(1,2,3,4,5)", "rgb(a,b,c)", "rgba(1,2,3,0.5);x:y",
+	"expression(alert(1))", "url(x)", "rgb(NaN,1,1)", "var(--x)", "rgb(1/2/3)", "rgb (1,2,3)", "rgb(1, 2 3)",
+	"rgb(1,2,3 / 1)", "rgb(1 2 3, 1)", "rgb(1., 2, 3)", "rgb(1, 2%, 3)", "hsl(120, 50, 50)", "rgb(none, 2, 3)",
+	"color(foo 1 2 3)", "rgb(0x10, 0, 0)", "rgb(inf, 0, 0)", "rgb(1 2 3 /)", "hwb(120, 10%, 10%)", "rgb(1 2)",
+	// Fully transparent.
+	"transparent", "#0000", "#00000000", "rgba(0,0,0,0)", "rgb(1 2 3 / 0%)", "rgba(1,2,3,-1)",
+	"hsl(1 2% 3% / none)", "rgb(1 2 3 / none)",
+}
+
+// The server accepts exactly the colours Chromium draws something with:
+// CSS.supports says it is a colour, and a canvas filled with it has a
+// pixel that is not fully transparent.
+func TestBrowserColoursAgreeWithChromium(t *testing.T) {
+	s := logsOnFailure(t, startServer(t, nil))
+	b := newBrowser(t)
+	pg := openPage(t, b, s.URL+"/ws-demo.html", "")
+	list, _ := json.Marshal(colourCases)
+	visible := evalJS[[]bool](pg, `(() => {
+	  const ctx = Object.assign(document.createElement('canvas'), {width: 1, height: 1}).getContext('2d');
+	  return `+string(list)+`.map(c => {
+	    if (!CSS.supports('color', c)) return false;
+	    ctx.clearRect(0, 0, 1, 1);
+	    ctx.fillStyle = 'rgba(0, 0, 0, 0)'; // kept when c does not parse (var(), ...)
+	    ctx.fillStyle = c;
+	    ctx.fillRect(0, 0, 1, 1);
+	    return ctx.getImageData(0, 0, 1, 1).data[3] > 0;
+	  });
+	})()`)
+	for i, c := range colourCases {
+		if got := board.ValidColour(c); got != visible[i] {
+			t.Errorf("ValidColour(%q) = %v; Chromium draws it: %v", c, got, visible[i])
+		}
+	}
 }
