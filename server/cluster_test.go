@@ -477,8 +477,8 @@ func getHealth(t testing.TB, s *testServer) (int, health) {
 // /healthz answers 503 once shutdown has begun, so a balancer stops
 // sending new clients to a draining node.
 func TestHealthDraining(t *testing.T) {
-	ms := &membership{}
-	if h := ms.health(); !h.Ready || h.Redis != "off" {
+	ms := &membership{id: "n1"}
+	if h := ms.health(); !h.Ready || h.Redis != "off" || h.Node != "n1" {
 		t.Errorf("single node health = %+v", h)
 	}
 	ms.drain(context.Background(), nil)
