@@ -4,6 +4,9 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
@@ -90,4 +93,43 @@ func TestBrowserColoursAgreeWithChromium(t *testing.T) {
 			t.Errorf("ValidColour(%q) = %v; Chromium draws it: %v", c, got, visible[i])
 		}
 	}
+}
+
+// A newcomer's page: no 404 for the favicon, a hint on the empty board
+// (any app.js: it is the page's CSS), and circles big and opaque enough
+// to see.
+func TestBrowserNewcomerPage(t *testing.T) {
+	s := logsOnFailure(t, startServer(t, nil))
+	code, body := httpDo(t, http.MethodGet, s.URL+"/favicon.ico", nil)
+	if code != http.StatusOK || !strings.HasPrefix(body, "\x00\x00\x01\x00") {
+		t.Errorf("/favicon.ico: HTTP %d, %d bytes, want an icon", code, len(body))
+	}
+	b := newBrowser(t)
+	pg := newPage(t, b, s.URL+"/", "NC")
+	pg.waitPlayers("NC")
+	hint := `(h => !!h && getComputedStyle(h).display !== 'none' && h.getBoundingClientRect().width > 0)(document.getElementById('hint'))`
+	if !evalJS[bool](pg, hint) {
+		t.Errorf("no hint on the empty board")
+	}
+	const clicks = 12
+	for i := range clicks {
+		pg.clickAt(float64(120+50*i), float64(150+20*(i%5)))
+	}
+	pg.waitCircles(clicks)
+	if evalJS[bool](pg, hint) {
+		t.Errorf("the hint stays on a board with circles")
+	}
+	for _, c := range pg.circles() {
+		alpha := 1.0
+		if strings.HasPrefix(c.Colour, "rgba(") {
+			f := strings.Split(strings.TrimSuffix(c.Colour, ")"), ",")
+			alpha, _ = strconv.ParseFloat(strings.TrimSpace(f[3]), 64)
+		}
+		if c.Width < 20 || alpha < 0.5 {
+			t.Errorf("circle %+v: want at least 20 px wide and alpha 0.5", c)
+		}
+	}
+	pg.click("header button")
+	pg.waitCircles(0)
+	pg.waitJS(hint, "the hint back on the cleared board")
 }

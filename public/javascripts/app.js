@@ -94,7 +94,7 @@
       initials: initials,
       x: evt.clientX,
       y: evt.clientY,
-      dia: randomBetween(10, 100),
+      dia: randomBetween(20, 100), // big and opaque enough to see
       rgba: getRandomRGBA()
     });
   });
@@ -149,6 +149,6 @@
 
   function getRandomRGBA() {
     return 'rgba(' + randomBetween(0, 255) + ',' + randomBetween(0, 255) + ',' +
-      randomBetween(0, 255) + ',' + randomBetween(2, 10) / 10 + ')';
+      randomBetween(0, 255) + ',' + randomBetween(5, 10) / 10 + ')';
   }
 })();
