@@ -3,7 +3,7 @@ package main
 // A small harness for end-to-end tests in headless Chromium (chromedp).
 //
 //	b := newBrowser(t)                        // one Chromium per test
-//	a := newPage(t, b, srv.URL+"/", "AB")     // a tab; answers prompt() with "AB"; waits for io() to connect
+//	a := newPage(t, b, srv.URL+"/", "AB")     // a tab; gives "AB" to the page's #join form or prompt(); waits for io() to connect
 //	a.waitPlayers("AB")                       // poll the page until ul#players lists exactly these
 //	a.clickAt(200, 200)                       // a real mouse click at viewport coordinates
 //	a.waitJS(`document.querySelectorAll('#circles div').length === 1`, "one circle")
@@ -229,6 +229,11 @@ func openPage(t testing.TB, b *browser, url, initials string) *page {
 		}),
 		chromedp.Navigate(url),
 	)
+	if initials != "" {
+		// The shipped page asks in a form (#join); lesson pages prompt().
+		js, _ := json.Marshal(initials)
+		evalJS[bool](p, `(f => !!f && (f.elements.initials.value = `+string(js)+`, f.requestSubmit(), true))(document.getElementById('join'))`)
+	}
 	return p
 }
 

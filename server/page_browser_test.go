@@ -133,3 +133,28 @@ func TestBrowserNewcomerPage(t *testing.T) {
 	pg.waitCircles(0)
 	pg.waitJS(hint, "the hint back on the cleared board")
 }
+
+// The shipped page asks initials in a small form in the page, never with
+// prompt(): the page draws at once (a headless screenshot does not hang),
+// clicks before joining draw nothing, and the initials given play.
+func TestBrowserInitialsForm(t *testing.T) {
+	s := logsOnFailure(t, startServer(t, nil))
+	b := newBrowser(t)
+	watcher := dialPeer(t, s)
+	pg := newPage(t, b, s.URL+"/", "") // no answer: the form stays
+	pg.waitJS(`(f => !!f && f.getBoundingClientRect().width > 0)(document.getElementById('join'))`, "the initials form")
+	pg.clickAt(300, 400)
+	if got := pg.promptsAnswered(); len(got) != 0 {
+		t.Errorf("the shipped page used prompt(): %q", got)
+	}
+	evalJS[bool](pg, `(f => (f.elements.initials.value = 'q7', f.requestSubmit(), true))(document.getElementById('join'))`)
+	pg.waitPlayers("Q7")
+	waitPlayers(t, watcher, "Q7")
+	pg.waitJS(`!document.getElementById('join')`, "the form gone")
+	pg.clickAt(300, 400)
+	pg.waitCircles(1)
+	var c board.Circle
+	if err := next(t, watcher, "add-circle").Decode(0, &c); err != nil || c.Initials != "Q7" {
+		t.Errorf("first circle %+v (%v): want Q7's, and none before joining", c, err)
+	}
+}
