@@ -322,12 +322,26 @@ func TestPollInvalidBody(t *testing.T) {
 // unsized hides a body's length, so the client sends it chunked.
 type unsized struct{ io.Reader }
 
-// A chunked or oversize POST is refused with 413 before it is read, and
-// closes its session (v3.0.2 cut a chunked body silently and answered 200).
+// An oversize POST, sized or chunked, is refused with 413 without reading
+// past the limit, and closes its session (v3.0.2 cut a chunked body
+// silently and answered 200). A chunked body within the limit is read, as
+// Node reads it.
 func TestPollBodyLimits(t *testing.T) {
 	s := startServer(t, nil)
+	t.Run("chunked within the limit", func(t *testing.T) {
+		p := rawHandshake(t, s, 4)
+		req, _ := http.NewRequest(http.MethodPost, p.url, unsized{strings.NewReader("40")})
+		resp, err := pollClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+			t.Errorf("chunked POST of 40: %d %q, want 200 ok", resp.StatusCode, body)
+		}
+	})
 	for name, body := range map[string]func() io.Reader{
-		"chunked":  func() io.Reader { return unsized{strings.NewReader("40")} },
 		"oversize": func() io.Reader { return strings.NewReader("4" + strings.Repeat("x", 17<<10)) },
 		// A hostile client streaming forever: refused without reading it.
 		"endless chunked": func() io.Reader { return unsized{zeroes{}} },

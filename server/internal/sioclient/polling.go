@@ -45,6 +45,9 @@ func (c *Client) pollLoop() {
 			return
 		default:
 		}
+		if c.frozen.Load() {
+			return
+		}
 		c.mu.Lock()
 		c.pollSent = time.Now()
 		c.mu.Unlock()
@@ -107,9 +110,9 @@ func (c *Client) post(pkt string) error {
 		return fmt.Errorf("POST: %w", err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("POST: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(answer)))
 	}
 	return nil
 }
