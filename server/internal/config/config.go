@@ -59,29 +59,25 @@ type Limits struct {
 	LibraryBroadcast bool
 }
 
-// Parse reads args (without the program name) and getenv.
+// Parse reads args (without the program name) and getenv. Every setting
+// is a flag; -h lists them all with their environment variables, and the
+// README's table lists the same (TestReadmeMatchesFlags).
 func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	port := getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
-	}
 	var cfg Config
-	var level string
+	var level, origins, relay string
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", ":"+port, "listen address (env PORT sets the port)")
+	fs.StringVar(&cfg.Addr, "addr", "", "listen address (env PORT: listen on :PORT; default :3000)")
 	fs.StringVar(&cfg.Dir, "dir", getenv("ASSETS_DIR"), "directory holding views/ and public/ (env ASSETS_DIR; default: ./ if present, else the embedded copy)")
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
-	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "on SIGTERM/SIGINT: Socket.IO closes (clients are told), then HTTP drains within this")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, keep serving this long with /healthz answering 503 before closing connections")
 	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
-	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
+	fs.StringVar(&origins, "allowed-origins", getenv("ALLOWED_ORIGINS"), "extra page origins allowed to open Socket.IO, comma-separated, or * (env ALLOWED_ORIGINS; default same origin only)")
+	fs.StringVar(&relay, "relay-path", or(getenv("RELAY_PATH"), "ours"), "broadcast path: ours, or library (the library's adapters, for benchmarks) (env RELAY_PATH)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
-	fs.DurationVar(&cfg.PresenceGrace, "presence-grace", 10*time.Second, "how long a dropped player stays in the list while it may recover (at most the recovery window)")
+	fs.DurationVar(&cfg.PresenceGrace, "presence-grace", 10*time.Second, "how long a dropped player of a client that asks for it (auth {presenceGrace: true}) stays listed while it may recover (at most the recovery window)")
 	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", getenv("PPROF_ADDR"), "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (env PPROF_ADDR)")
 	var err error
@@ -97,13 +93,13 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	if cfg.SendQueueMax, err = envInt(getenv, "SEND_QUEUE_MAX", 4096); err != nil {
 		return Config{}, err
 	}
-	cfg.LibraryBroadcast = getenv("RELAY_PATH") == "library"
-	cfg.TrustProxy = getenv("TRUST_PROXY") == "true" || getenv("TRUST_PROXY") == "" && getenv("DYNO") != ""
-	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(o, "/"))
-		}
+	if cfg.TrustProxy, err = envBool(getenv, "TRUST_PROXY", getenv("DYNO") != ""); err != nil {
+		return Config{}, err
 	}
+	if cfg.RedisTLSVerify, err = envBool(getenv, "REDIS_TLS_VERIFY", false); err != nil {
+		return Config{}, err
+	}
+	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", cfg.RedisTLSVerify, "verify the rediss:// server certificate (env REDIS_TLS_VERIFY)")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "events per second per socket, sustained; 0 = unlimited (env RATE_LIMIT)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "events a socket may send in a burst (env RATE_BURST)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "open Socket.IO sessions per client address; 0 = unlimited (env MAX_CONNS_PER_IP)")
@@ -115,6 +111,28 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 0, "how long a session may stay without joining a namespace (default 45s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q: settings are flags (-h lists them)", fs.Args())
+	}
+	if cfg.Addr == "" { // flags win over the environment: PORT only counts without -addr
+		port := or(getenv("PORT"), "3000")
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
+		}
+		cfg.Addr = ":" + port
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(o, "/"))
+		}
+	}
+	switch relay {
+	case "ours":
+	case "library":
+		cfg.LibraryBroadcast = true
+	default:
+		return Config{}, fmt.Errorf("-relay-path %q: want ours or library", relay)
 	}
 	if cfg.DrainDelay < 0 || cfg.ShutdownGrace < 0 {
 		return Config{}, fmt.Errorf("-drain-delay %v, -shutdown-grace %v: want ≥ 0", cfg.DrainDelay, cfg.ShutdownGrace)
@@ -148,6 +166,18 @@ func envInt(getenv func(string) string, key string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a whole number", key, v)
 	}
 	return n, nil
+}
+
+func envBool(getenv func(string) string, key string, def bool) (bool, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", key, v)
+	}
+	return b, nil
 }
 
 func envFloat(getenv func(string) string, key string, def float64) (float64, error) {
