@@ -529,3 +529,46 @@ func TestBurstOrderManyReceivers(t *testing.T) {
 		}
 	}
 }
+
+// A CONNECT answered with CONNECT_ERROR does not hold the session: the
+// next CONNECT and the event right behind it are served at once (the
+// hold after a CONNECT waits for the join, and "44" ends it). Before,
+// "40/admin," then "40" waited 2 s; Node answers in about 1 ms.
+func TestConnectAfterRefusedNamespace(t *testing.T) {
+	s := startServer(t, nil)
+	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(s.URL, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func(prefix string) string {
+		t.Helper()
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(string(msg), prefix) {
+				return string(msg)
+			}
+		}
+	}
+	read("0{") // open
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40/admin,"))
+	read("44/admin,")
+	start := time.Now()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`42["register-player","AB",1]`))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`421["register-player","AB"]`))
+	read("40{")
+	reply := read("431")
+	took := time.Since(start)
+	if !strings.Contains(reply, `"ok":true`) {
+		t.Fatalf("register ack %q", reply)
+	}
+	if took > 500*time.Millisecond {
+		t.Fatalf("CONNECT after a refused one took %v to serve (the hold waited for a join that never came)", took)
+	}
+	t.Logf("CONNECT and first event after a refused namespace served in %v", took)
+}

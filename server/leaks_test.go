@@ -45,7 +45,7 @@ func TestChurnSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak")
 	}
-	args := append([]string{"-recovery-window", "1s", "-ping-interval", "1s", "-ping-timeout", "2s"},
+	args := append([]string{"-recovery-window", "1s", "-ping-interval", "1s", "-ping-timeout", "5s"},
 		strings.Fields(os.Getenv("CHURN_ARGS"))...)
 	s := startServer(t, map[string]string{"MAX_CONNS_PER_IP": "0"}, args...)
 	const rounds, perRound, parallel = 4, 360, 40

@@ -34,4 +34,14 @@ func TestMetricsCountDeliveries(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// "in" only has labels for events clients send: the server only
+	// sends these, so their "in" series would always be 0.
+	for _, sentOnly := range []string{"board", "circles", "cursors", "update-player-list", "cursor-leave", "player-id", "error-message"} {
+		if strings.Contains(body, `circles_events_in_total{event="`+sentOnly+`"}`) {
+			t.Errorf("/metrics has an in label for %s, which the server only sends", sentOnly)
+		}
+	}
+	if !strings.Contains(body, `circles_events_out_total{event="player-id"}`) {
+		t.Errorf("/metrics has no out label for player-id")
+	}
 }

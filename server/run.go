@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
 		return err
 	}
-	m := metrics.New(realtime.KnownEvents())
+	m := metrics.New(realtime.ReceivedEvents(), realtime.SentEvents())
 	rtOpts := realtime.Options{Logger: log, Metrics: m, PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, ConnectTimeout: cfg.ConnectTimeout, Limits: cfg.Limits, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {

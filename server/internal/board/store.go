@@ -272,7 +272,7 @@ func (m *Memory) Circles(_ context.Context, name string) ([]Circle, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if b := m.boards[name]; b != nil {
-		return slices.Clone(b.circles), nil
+		return append([]Circle{}, b.circles...), nil // never nil: the board event is an array
 	}
 	return []Circle{}, nil
 }

@@ -27,11 +27,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -71,7 +69,7 @@ type Server struct {
 
 	opts     Options
 	log      *slog.Logger
-	upgrader websocket.Upgrader
+	flushers *flushers
 	count    atomic.Int64
 	closed   atomic.Bool
 	origins  map[string]bool
@@ -103,18 +101,10 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{BaseServer: engine.MakeBaseServer(), opts: opts, log: opts.Logger, origins: map[string]bool{}}
+	s := &Server{BaseServer: engine.MakeBaseServer(), opts: opts, log: opts.Logger, origins: map[string]bool{}, flushers: startFlushers()}
 	for _, o := range opts.AllowedOrigins {
 		s.anyOrig = s.anyOrig || o == "*"
 		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
-	}
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize: 1024,
-		// gorilla writes only control frames (WriteControl needs no
-		// buffer); a pool keeps it from allocating a write buffer per
-		// connection at the upgrade.
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true }, // checked before
 	}
 	return s
 }
@@ -161,7 +151,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	transport, sid := q.Get("transport"), q.Get("sid")
-	upgrade := websocket.IsWebSocketUpgrade(r)
+	upgrade := isUpgrade(r)
 	switch {
 	case !s.allows(transport):
 		writeError(w, errUnknownTransport, "")
@@ -281,11 +271,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		t.onPoll(w, r)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	conn, early, err := upgradeConn(w, r)
 	if err != nil {
-		return // gorilla answered 400
+		return // answered
 	}
-	t := s.newWS(sock, ws)
+	t := newWSTransport(sock, conn, early)
 	sock.open(t)
 	s.add(sock)
 	sock.mu.Lock()
@@ -303,25 +293,18 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sock *Socket) {
 		writeError(w, errBadRequest, "already upgrading or upgraded")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	conn, early, err := upgradeConn(w, r)
 	if err != nil {
-		return
+		return // answered
 	}
-	t := s.newWS(sock, ws)
+	t := newWSTransport(sock, conn, early)
 	if !sock.maybeUpgrade(t) {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "no upgrade"), time.Now().Add(closeWait))
-		_ = ws.Close()
+		_ = conn.SetWriteDeadline(time.Now().Add(closeWait))
+		_, _ = conn.Write(appendCloseFrame(nil, closePolicyViolation, "no upgrade"))
+		_ = conn.Close()
 		return
 	}
 	go t.readLoop() // as in handshake
-}
-
-func (s *Server) newWS(sock *Socket, ws *websocket.Conn) *wsTransport {
-	// Deadlines the HTTP server set for the request must not cut the
-	// WebSocket; heartbeats and the writer's deadline bound it now.
-	_ = ws.NetConn().SetDeadline(time.Time{})
-	ws.SetReadLimit(s.opts.MaxPayload)
-	return newWSTransport(sock, ws)
 }
 
 func (s *Server) add(sock *Socket) {
@@ -347,6 +330,7 @@ func (s *Server) Close() engine.BaseServer {
 		c.Close(true)
 		return true
 	})
+	s.flushers.close() // after the close frames they were given
 	return s
 }
 

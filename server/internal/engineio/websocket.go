@@ -1,31 +1,36 @@
 package engineio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 )
 
 // wsTransport is the WebSocket transport. Reading runs in one goroutine
-// per connection, the only one an idle connection has. Writing is ours, not gorilla's: frames are
-// built once (a broadcast's frame is shared by every recipient) and a
-// writer goroutine, started only while something is queued, writes all
-// that is queued with one writev. gorilla only reads, and answers the
-// client's pings and close frames, each in one write of its own, which
-// the connection keeps whole.
+// per connection, the only one an idle connection has (wsframe.go).
+// Frames are built once (a broadcast's frame is shared by every
+// recipient) and a writer goroutine, started only while something is
+// queued, writes all that is queued with one writev.
 type wsTransport struct {
 	transports.Transport // the library's base: what is not ours
 
 	sock *Socket
-	ws   *websocket.Conn
 	conn net.Conn
+	fr   frameReader
+
+	raw syscall.RawConn // for writes that never wait; nil: not a socket
+
+	rest net.Buffers // what a flusher could not write, for the writer goroutine
 
 	// Under sock.mu:
-	writing bool     // a writer goroutine is running
+	writing bool     // a flusher or the writer goroutine has the writes
 	ctl     [][]byte // control frames and the probe's pong, after the data
 	closing bool     // a close frame is queued: close after writing it
 	done    bool     // the connection is closed
@@ -38,8 +43,15 @@ const (
 	closeWait    = time.Second
 )
 
-func newWSTransport(sock *Socket, ws *websocket.Conn) *wsTransport {
-	t := &wsTransport{Transport: transports.MakeTransport(), sock: sock, ws: ws, conn: ws.NetConn()}
+func newWSTransport(sock *Socket, conn net.Conn, early []byte) *wsTransport {
+	t := &wsTransport{Transport: transports.MakeTransport(), sock: sock, conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		t.raw, _ = sc.SyscallConn()
+	}
+	t.fr = frameReader{src: conn, max: sock.srv.opts.MaxPayload}
+	if len(early) > 0 {
+		t.fr.src = io.MultiReader(bytes.NewReader(early), conn)
+	}
 	t.Transport.SetSid(sock.id)
 	return t
 }
@@ -71,13 +83,16 @@ func (t *wsTransport) ReadyState() string {
 	return "open"
 }
 
-// kick starts the writer if it is not running (sock.mu held).
+// kick has the queued frames written (sock.mu held): by a flusher, or
+// by a writer goroutine of the connection's own if no flusher can take it.
 func (t *wsTransport) kick() {
 	if t.writing || t.done {
 		return
 	}
 	t.writing = true
-	go t.writeLoop()
+	if t.raw == nil || !t.sock.srv.flushers.offer(t) {
+		go t.writeLoop()
+	}
 }
 
 // sendControl queues a frame to go after the queued data (sock.mu held).
@@ -92,7 +107,7 @@ func (t *wsTransport) sendControl(frame []byte) {
 // close queues a close frame after what is queued; the writer closes the
 // connection once it is written (sock.mu held).
 func (t *wsTransport) close(bool) bool {
-	t.closeWith(websocket.CloseNormalClosure, "")
+	t.closeWith(closeNormal, "")
 	return true
 }
 
@@ -105,82 +120,137 @@ func (t *wsTransport) closeWith(code int, reason string) {
 	t.kick()
 }
 
-// bufs pools the scratch space of the writer's own frames.
+// scratchPool holds the writers' space for frames of their own.
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// writeLoop writes until nothing is queued, then ends.
-func (t *wsTransport) writeLoop() {
+// collect takes what is queued and frames it: shared frames as they are,
+// the writer's own into scratch. With nothing queued it releases the
+// writes (closing the connection after a close frame) and reports false.
+func (t *wsTransport) collect(bufs net.Buffers, scratch *[]byte) (net.Buffers, bool) {
 	s := t.sock
+	s.mu.Lock()
+	var batch []packet
+	if s.transport == t {
+		batch = s.take()
+	}
+	ctl := t.ctl
+	t.ctl = nil
+	if len(batch) == 0 && len(ctl) == 0 {
+		t.writing = false
+		closeNow := t.closing && !t.done
+		t.done = t.done || closeNow
+		s.mu.Unlock()
+		if closeNow {
+			_ = t.conn.Close()
+		}
+		return bufs, false
+	}
+	s.mu.Unlock()
+
+	// Frames of our own go in scratch first (appending may move it),
+	// then bufs points at scratch's pieces and the shared frames in
+	// their order.
+	b := (*scratch)[:0]
+	for _, p := range batch {
+		if p.msg == nil {
+			b = t.appendPacket(b, p)
+		}
+	}
+	bufs = bufs[:0]
+	start := 0
+	for _, p := range batch {
+		if p.msg != nil {
+			bufs = append(bufs, p.msg.wsFrame())
+			continue
+		}
+		end := start + frameLen(p, t.sock.protocol)
+		bufs = append(bufs, b[start:end])
+		start = end
+	}
+	bufs = append(bufs, ctl...)
+	*scratch = b
+	s.recycle(batch)
+	return bufs, true
+}
+
+// frameLen is the length of appendPacket's frame for p.
+func frameLen(p packet, protocol int) int {
+	n := len(p.text) + 1
+	if p.bin != nil {
+		n = len(p.bin)
+		if protocol == 3 {
+			n++
+		}
+	}
+	return frameHeaderLen(n) + n
+}
+
+// flush writes what is queued without ever waiting (a flusher's work:
+// flush.go). A connection that cannot take it all now gets a writer
+// goroutine of its own for the rest.
+func (t *wsTransport) flush(bufs net.Buffers, scratch *[]byte) net.Buffers {
+	for range maxFlushRounds {
+		var ok bool
+		if bufs, ok = t.collect(bufs, scratch); !ok {
+			return bufs
+		}
+		rest, err := writeNow(t.raw, bufs)
+		if err != nil {
+			t.writeFailed(err)
+			return bufs
+		}
+		if len(rest) > 0 {
+			t.rest = rest
+			go t.writeLoop()
+			return bufs
+		}
+	}
+	go t.writeLoop() // still busy: let the others have the flusher
+	return bufs
+}
+
+// maxFlushRounds bounds one connection's turn on a flusher.
+const maxFlushRounds = 4
+
+// writeLoop writes, waiting as long as it must (up to writeTimeout per
+// write), until nothing is queued; it runs only while a connection has a
+// backlog.
+func (t *wsTransport) writeLoop() {
 	scratch := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(scratch)
-	var bufs net.Buffers
-	var ends []int
 	lastDeadline := time.Time{}
+	var bufs net.Buffers
 	for {
-		s.mu.Lock()
-		var batch []packet
-		if s.transport == t {
-			batch = s.take()
-		}
-		ctl := t.ctl
-		t.ctl = nil
-		closeAfter := t.closing
-		if len(batch) == 0 && len(ctl) == 0 {
-			t.writing = false
-			if closeAfter && !t.done {
-				t.done = true
-				s.mu.Unlock()
-				_ = t.conn.Close()
+		if t.rest != nil {
+			bufs, t.rest = t.rest, nil
+		} else {
+			var ok bool
+			if bufs, ok = t.collect(bufs, scratch); !ok {
 				return
 			}
-			s.mu.Unlock()
-			return
 		}
-		s.mu.Unlock()
-
-		// Frames of our own go in scratch first (appending may move it),
-		// then bufs points at scratch's pieces and the shared frames in
-		// their order.
-		b := (*scratch)[:0]
-		ends = ends[:0]
-		for _, p := range batch {
-			if p.msg == nil {
-				b = t.appendPacket(b, p)
-			}
-			ends = append(ends, len(b))
-		}
-		bufs = bufs[:0]
-		start := 0
-		for i, p := range batch {
-			if p.msg != nil {
-				bufs = append(bufs, p.msg.wsFrame())
-				continue
-			}
-			bufs = append(bufs, b[start:ends[i]])
-			start = ends[i]
-		}
-		bufs = append(bufs, ctl...)
-		*scratch = b
-		s.recycle(batch)
-
 		now := time.Now()
-		if closeAfter {
-			_ = t.conn.SetWriteDeadline(now.Add(closeWait))
-			lastDeadline = time.Time{}
-		} else if now.Sub(lastDeadline) > time.Second {
+		if now.Sub(lastDeadline) > time.Second {
 			// Moving the deadline is cheap, not free: once a second.
 			_ = t.conn.SetWriteDeadline(now.Add(writeTimeout))
 			lastDeadline = now
 		}
 		if _, err := bufs.WriteTo(t.conn); err != nil {
-			s.mu.Lock()
-			t.writing, t.done = false, true
-			s.mu.Unlock()
-			_ = t.conn.Close()
-			s.onTransportError(t, err)
+			t.writeFailed(err)
 			return
 		}
 	}
+}
+
+// writeFailed ends a connection whose write failed.
+func (t *wsTransport) writeFailed(err error) {
+	s := t.sock
+	s.mu.Lock()
+	t.writing, t.done = false, true
+	s.mu.Unlock()
+	_ = t.conn.Close()
+	// Not inline: a flusher must not wait for the close listeners.
+	go s.onTransportError(t, err)
 }
 
 // appendPacket appends p's frame: text packets are a text frame of the
@@ -200,60 +270,85 @@ func (t *wsTransport) appendPacket(b []byte, p packet) []byte {
 func (t *wsTransport) readLoop() {
 	s := t.sock
 	for {
-		kind, data, err := t.ws.ReadMessage()
+		op, data, err := t.fr.next()
 		if err != nil {
-			var ce *websocket.CloseError
-			s.mu.Lock()
-			wasClosing := t.closing || t.done
-			s.mu.Unlock()
-			switch {
-			case wasClosing:
-				s.onTransportClose(t)
-			case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
-				s.onTransportClose(t)
-			default:
-				s.onTransportError(t, err)
+			var we *wsError
+			if errors.As(err, &we) {
+				t.fail(we.code, we.reason)
+				return
 			}
-			s.mu.Lock()
-			t.done = true
-			writing := t.writing
-			s.mu.Unlock()
-			if !writing {
-				_ = t.conn.Close()
-			}
+			t.ended(err)
 			return
 		}
 		var p packet
-		if kind == websocket.BinaryMessage {
+		switch op {
+		case opPing:
+			s.mu.Lock()
+			t.sendControl(appendFrame(nil, opPong, 0, string(data), nil))
+			s.mu.Unlock()
+			continue
+		case opPong:
+			continue
+		case opClose:
+			// Answer with the client's code (or 1000) and end.
+			code := closeNormal
+			if len(data) >= 2 {
+				code = int(binary.BigEndian.Uint16(data))
+			}
+			s.mu.Lock()
+			t.closeWith(code, "")
+			s.mu.Unlock()
+			s.onTransportClose(t)
+			return
+		case opBinary:
 			if s.protocol == 3 {
 				if len(data) == 0 || data[0] != typeMessage-'0' {
-					t.protocolError("binary frame without a message type")
+					t.fail(closeProtocolError, "binary frame without a message type")
 					return
 				}
 				data = data[1:]
 			}
 			p = packet{typ: typeMessage, bin: data}
-		} else if p, err = decodeText(string(data), s.protocol); err != nil {
-			t.protocolError(err.Error())
-			return
+		default:
+			if p, err = decodeText(string(data), s.protocol); err != nil {
+				t.fail(closeProtocolError, err.Error())
+				return
+			}
 		}
 		s.onPacket(t, p)
 	}
 }
 
-// protocolError closes the connection with a close frame saying why, as
-// Node does, and the session with it.
-func (t *wsTransport) protocolError(reason string) {
+// ended handles the connection's end without a close frame: an error,
+// unless the session was closing.
+func (t *wsTransport) ended(err error) {
 	s := t.sock
 	s.mu.Lock()
-	t.closeWith(websocket.CloseProtocolError, reason)
+	wasClosing := t.closing || t.done
+	t.done = true
+	writing := t.writing
+	s.mu.Unlock()
+	if wasClosing {
+		s.onTransportClose(t)
+	} else {
+		s.onTransportError(t, err)
+	}
+	if !writing {
+		_ = t.conn.Close()
+	}
+}
+
+// fail closes the connection with a close frame saying why, as
+// Node does, and the session with it ("parse error", as Node's socket.ts
+// names a packet it cannot decode).
+func (t *wsTransport) fail(code int, reason string) {
+	s := t.sock
+	s.mu.Lock()
+	t.closeWith(code, reason)
 	s.mu.Unlock()
 	s.onParseError(t, errors.New(reason))
-	// Wait for the writer to send the close frame and close.
+	// Give the writer closeWait to send the close frame, reading (and
+	// dropping) what the client still sends meanwhile.
 	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))
-	for {
-		if _, _, err := t.ws.NextReader(); err != nil {
-			break
-		}
-	}
+	_, _ = io.Copy(io.Discard, t.conn)
 }

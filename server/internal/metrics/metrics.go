@@ -46,8 +46,10 @@ func (b byEvent) inc(name string) {
 }
 
 // New registers the counters. Events are labelled only with the known
-// names, since clients choose event names and labels must stay bounded.
-func New(knownEvents []string) *Metrics {
+// names, since clients choose event names and labels must stay bounded:
+// received (and rejected) events with the names the server handles, sent
+// ones with the names it emits, so no label is a name that is always 0.
+func New(received, sent []string) *Metrics {
 	vec := func(name, help string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"event"})
 	}
@@ -59,9 +61,9 @@ func New(knownEvents []string) *Metrics {
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "circles_connected_clients", Help: "Socket.IO clients connected to this node.",
 		}),
-		eventsIn:  newByEvent(in, knownEvents),
-		eventsOut: newByEvent(out, knownEvents),
-		rejected:  newByEvent(rejected, knownEvents),
+		eventsIn:  newByEvent(in, received),
+		eventsOut: newByEvent(out, sent),
+		rejected:  newByEvent(rejected, received),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "circles_redis_errors_total", Help: "Failed Redis calls (store, heartbeat, adapter).",
 		}),

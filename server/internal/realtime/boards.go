@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"sync"
@@ -59,7 +61,7 @@ func (s *Server) chooseBoard(so *socket.Socket, next func(*socket.ExtendedError)
 		next(socket.NewExtendedError(err.Error(), nil))
 		return
 	}
-	so.SetData(&player{board: name})
+	so.SetData(&player{board: name, id: newPublicID(), grace: wantsGrace(so)})
 	next(nil)
 }
 
@@ -98,4 +100,15 @@ func (s *Server) holdBoard(so *socket.Socket, name string, force bool) error {
 // "server full" page otherwise).
 func (s *Server) CanOpenBoard(name string) bool {
 	return s.keeper == nil || s.keeper.CanOpen(name)
+}
+
+// newPublicID is a player's id on the wire to other clients (cursors,
+// cursor-leave). Socket ids are not for sharing: for socket.io-client 2.x
+// the socket id is the Engine.IO session id, which lets whoever knows it
+// post into and read that client's polling session. It lives in the
+// socket's data, so a recovered socket keeps it.
+func newPublicID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

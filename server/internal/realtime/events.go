@@ -13,6 +13,8 @@ import (
 type player struct {
 	board    string
 	initials string
+	id       string      // public id (newPublicID): what other clients see, never the socket id
+	grace    bool        // asked for a presence grace in the handshake (wantsGrace)
 	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
 	warns    warnSampler // limits.go: this socket's warnings, sampled
 }
@@ -78,7 +80,13 @@ func (s *Server) attach(io *socket.Server) {
 			defer s.boardMu.Unlock()
 			ctx, cancel := s.ctx()
 			defer cancel()
-			if err := s.store.AddCircle(ctx, me.board, circle); err != nil {
+			if me.initials == "" {
+				err = s.notSomeoneElses(ctx, me.board, circle.Initials)
+			}
+			if err == nil {
+				err = s.store.AddCircle(ctx, me.board, circle)
+			}
+			if err != nil {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
