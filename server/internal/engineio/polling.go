@@ -170,6 +170,11 @@ func (t *pollingTransport) onPoll(w http.ResponseWriter, r *http.Request) {
 		s.onClose("forced close", nil)
 		return
 	}
+	if err == nil && r.Context().Err() != nil {
+		// The client went away as its poll was answered: the payload went
+		// nowhere, and no poll will follow.
+		err = r.Context().Err()
+	}
 	if err != nil {
 		s.onTransportError(t, fmt.Errorf("poll write: %w", err))
 	}
