@@ -27,6 +27,9 @@ type Config struct {
 	RedisURL       string
 	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
 	NodeID         string // NODE_ID: this process's name in the cluster; default hostname-pid-random
+	// BoardIdleTTL (BOARD_IDLE_TTL) is how long a board nobody uses keeps
+	// its keys in Redis; 0: cluster.DefaultBoardIdleTTL.
+	BoardIdleTTL time.Duration
 	// RecoveryWindow is how long a dropped client can recover its session
 	// (and its player waits for it); negative turns recovery off.
 	RecoveryWindow time.Duration
@@ -77,6 +80,15 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
 	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
+	idleTTL := time.Duration(0)
+	if v := getenv("BOARD_IDLE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Config{}, fmt.Errorf("BOARD_IDLE_TTL=%q: want a duration such as 1h", v)
+		}
+		idleTTL = d
+	}
+	fs.DurationVar(&cfg.BoardIdleTTL, "board-idle-ttl", idleTTL, "how long an unused board's keys stay in Redis (env BOARD_IDLE_TTL; default 1h)")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 2*time.Minute, "how long a dropped client can recover its session; negative: off")
 	fs.DurationVar(&cfg.PresenceGrace, "presence-grace", 10*time.Second, "how long a dropped player stays in the list while it may recover (at most the recovery window)")
 	fs.StringVar(&cfg.CursorMode, "cursor-mode", "batched", "live cursor fan-out: batched or naive (benchmark baseline)")
