@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
+	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
+)
+
+// listWatch records every player list one client receives, with when.
+type listWatch struct {
+	mu    sync.Mutex
+	lists []timedList
+	c     chan struct{} // closed and replaced on each list
+}
+
+type timedList struct {
+	at   time.Time
+	list string // initials joined with ","
+}
+
+// watchLists dials a client whose player lists are recorded as they come.
+func watchLists(t testing.TB, s *testServer, opts sioclient.Options) (*sioclient.Client, *listWatch) {
+	t.Helper()
+	w := &listWatch{c: make(chan struct{})}
+	opts.OnEvent = func(name string, args []json.RawMessage) {
+		if name != "update-player-list" || len(args) == 0 {
+			return
+		}
+		var list []string
+		_ = json.Unmarshal(args[0], &list)
+		w.mu.Lock()
+		w.lists = append(w.lists, timedList{time.Now(), strings.Join(list, ",")})
+		close(w.c)
+		w.c = make(chan struct{})
+		w.mu.Unlock()
+	}
+	return dial(t, s, opts), w
+}
+
+// since returns the lists received after t0.
+func (w *listWatch) since(t0 time.Time) []timedList {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []timedList
+	for _, l := range w.lists {
+		if !l.at.Before(t0) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// wait waits until the last list received equals want, and returns when it came.
+func (w *listWatch) wait(t testing.TB, want string, limit time.Duration) time.Time {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		w.mu.Lock()
+		ch := w.c
+		var last timedList
+		if len(w.lists) > 0 {
+			last = w.lists[len(w.lists)-1]
+		}
+		w.mu.Unlock()
+		if last.list == want && !last.at.IsZero() {
+			return last.at
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("list never became %q within %v (last %q)", want, limit, last.list)
+		}
+	}
+}
+
+// A node holding 200 players gets SIGTERM (with a drain delay, during
+// which it still serves): observers on the other node go from the full
+// list straight to the list without the node's players, never through
+// [] or a partial list, and keep it.
+func TestClusterSIGTERMManyPlayers(t *testing.T) {
+	const victims, observers, registered = 200, 20, 5
+	r := startRedis(t)
+	victim := startServer(t, clusterEnv(r), "-drain-delay", "1s")
+	other := startServer(t, clusterEnv(r))
+
+	var ws []*listWatch
+	var obs []*sioclient.Client
+	for range observers {
+		c, w := watchLists(t, other, sioclient.Options{})
+		obs, ws = append(obs, c), append(ws, w)
+	}
+	var final []string
+	for i := range registered {
+		ini := "O" + strconv.Itoa(i)
+		register(t, obs[i], ini)
+		final = append(final, ini)
+	}
+	full := slices.Clone(final)
+	quiet := sioclient.Options{OnEvent: func(string, []json.RawMessage) {}}
+	for i := range victims {
+		c := dial(t, victim, quiet)
+		register(t, c, strconv.Itoa(i))
+		full = append(full, strconv.Itoa(i))
+	}
+	for _, w := range ws {
+		w.wait(t, strings.Join(full, ","), 20*time.Second)
+	}
+
+	stopped := time.Now()
+	go victim.Stop(t)
+	var slowest time.Duration
+	for _, w := range ws {
+		slowest = max(slowest, w.wait(t, strings.Join(final, ","), 10*time.Second).Sub(stopped))
+	}
+	// Late stray lists (a re-send timer, the victim's closes) would come
+	// within a few hundred ms; give them a second.
+	time.Sleep(time.Second) // waiting for events that must not come
+	for i, w := range ws {
+		got := w.since(stopped)
+		for _, l := range got {
+			if l.list != strings.Join(final, ",") && l.list != strings.Join(full, ",") {
+				t.Errorf("observer %d saw %q after SIGTERM (want only the full list, then %q)", i, l.list, strings.Join(final, ","))
+			}
+		}
+		if last := got[len(got)-1].list; last != strings.Join(final, ",") {
+			t.Errorf("observer %d ends with %q", i, last)
+		}
+		if len(got) > 3 {
+			t.Errorf("observer %d got %d lists after SIGTERM, want one per board (a re-send or two at most)", i, len(got))
+		}
+	}
+	t.Logf("SIGTERM with %d players → right list on %d observers: %v", victims, observers, slowest)
+}
+
+// metricValue reads one sample from /metrics.
+func metricValue(t testing.TB, s *testServer, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// Redis is killed while a player draws: the sender's own node keeps
+// delivering at local speed (acks, circles, a join), nobody honest is
+// rate-limited, cross-node messages are dropped and counted, the outage
+// is logged once per node; when Redis returns (empty) every client's next
+// list is the whole one, soon.
+func TestClusterRedisOutageTraffic(t *testing.T) {
+	r := startRedis(t)
+	bin := buildServer(t)
+	env := func(id string) map[string]string { return map[string]string{"REDIS_URL": r.URL(), "NODE_ID": id} }
+	n1 := startProcess(t, bin, env("n1"))
+	n2 := startProcess(t, bin, env("n2"))
+
+	a, wa := watchLists(t, n1.testServer, sioclient.Options{})
+	a2 := dial(t, n1.testServer, sioclient.Options{})
+	b, wb := watchLists(t, n2.testServer, sioclient.Options{})
+	register(t, a, "AA")
+	register(t, a2, "A2")
+	register(t, b, "BB")
+	wa.wait(t, "AA,A2,BB", 10*time.Second)
+	wb.wait(t, "AA,A2,BB", 10*time.Second)
+
+	// a draws 15 circles a second (the limit is 20/s); a2, on the same
+	// node, times each one's arrival.
+	var mu sync.Mutex
+	sent := map[int]time.Time{}
+	var lat []time.Duration
+	var outageLat []time.Duration
+	var ackErrs []string
+	outage := false
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-stop:
+				case <-time.After(30 * time.Second):
+				}
+				cancel()
+			}()
+			ev, err := a2.Next(ctx, "add-circle")
+			if err != nil {
+				return
+			}
+			var c board.Circle
+			_ = ev.Decode(0, &c)
+			mu.Lock()
+			if at, ok := sent[int(c.X)]; ok {
+				d := time.Since(at)
+				lat = append(lat, d)
+				if outage {
+					outageLat = append(outageLat, d)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second / 15)
+		defer tick.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			sent[i] = time.Now()
+			mu.Unlock()
+			go func() {
+				reply, err := a.EmitWithAck(ctxT(t, 10*time.Second), "add-circle", circle(float64(i)))
+				if err != nil || !strings.Contains(string(reply[0]), `"ok":true`) {
+					mu.Lock()
+					ackErrs = append(ackErrs, fmt.Sprintf("%s %v", reply, err))
+					mu.Unlock()
+				}
+			}()
+		}
+	}()
+
+	time.Sleep(time.Second) // traffic before the outage
+	mu.Lock()
+	outage = true
+	mu.Unlock()
+	r.Kill()
+	killed := time.Now()
+	waitHealth(t, n1.testServer, "down")
+	// A join on node 1 during the outage reaches node 1's clients at once.
+	a3 := dial(t, n1.testServer, sioclient.Options{})
+	joined := time.Now()
+	register(t, a3, "A3")
+	localJoin := wa.wait(t, "AA,A2,A3", 5*time.Second).Sub(joined)
+	for time.Since(killed) < 3*time.Second {
+		time.Sleep(100 * time.Millisecond) // the outage lasts 3 s
+	}
+	dropped := metricValue(t, n1.testServer, "circles_redis_dropped_total")
+	mu.Lock()
+	outage = false
+	mu.Unlock()
+
+	r.Start() // empty: no persistence
+	back := time.Now()
+	want := "AA,A2,BB,A3"
+	var slowest time.Duration
+	for _, w := range []*listWatch{wa, wb} {
+		slowest = max(slowest, w.wait(t, want, 10*time.Second).Sub(back))
+	}
+	time.Sleep(time.Second) // traffic after the outage
+	close(stop)
+	wg.Wait()
+
+	for i, w := range []*listWatch{wa, wb} {
+		for _, l := range w.since(back) {
+			if l.list != want {
+				t.Errorf("client %d got %q %v after redis returned, want only %q", i, l.list, l.at.Sub(back), want)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ackErrs) > 0 {
+		t.Errorf("%d add-circle acks failed, e.g. %s", len(ackErrs), ackErrs[0])
+	}
+	if len(outageLat) < 20 {
+		t.Fatalf("only %d same-node deliveries during the outage", len(outageLat))
+	}
+	slices.Sort(outageLat)
+	p50, p99 := outageLat[len(outageLat)/2], outageLat[len(outageLat)*99/100]
+	if p99 > 250*time.Millisecond {
+		t.Errorf("same-node delivery during the outage: p99 %v (want ≤ 50 ms; bound 250 ms)", p99)
+	}
+	if dropped == 0 {
+		t.Errorf("circles_redis_dropped_total = 0 after an outage with traffic")
+	}
+	for _, p := range []*procServer{n1, n2} {
+		logs := p.logs.String()
+		if n := strings.Count(logs, "redis down"); n != 1 {
+			t.Errorf("node logged %d 'redis down' lines, want 1", n)
+		}
+		if n := strings.Count(logs, "failed to dial"); n != 0 {
+			t.Errorf("node logged %d 'failed to dial' lines", n)
+		}
+	}
+	t.Logf("outage: same-node add-circle p50 %v p99 %v (%d circles); local join %v; dropped %v; redis back → right list everywhere %v",
+		p50, p99, len(outageLat), localJoin, dropped, slowest)
+}
