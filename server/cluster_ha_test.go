@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
+	"github.com/realtime-circles/realtime-circles/server/internal/cluster"
 	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
 )
 
@@ -314,4 +320,193 @@ func TestClusterRedisOutageTraffic(t *testing.T) {
 	}
 	t.Logf("outage: same-node add-circle p50 %v p99 %v (%d circles); local join %v; dropped %v; redis back → right list everywhere %v",
 		p50, p99, len(outageLat), localJoin, dropped, slowest)
+}
+
+// Board keys carry the key format and expire after BOARD_IDLE_TTL
+// without a change; a change pushes the expiry back, and a board with a
+// client connected never expires.
+func TestClusterKeysExpire(t *testing.T) {
+	const ttl = 2 * time.Second
+	r := startRedis(t)
+	s := startServer(t, map[string]string{"REDIS_URL": r.URL(), "BOARD_IDLE_TTL": ttl.String()})
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port)})
+	defer rc.Close()
+	ctx := ctxT(t, 60*time.Second)
+
+	draw := func(c *sioclient.Client, x float64) {
+		t.Helper()
+		if reply, err := c.EmitWithAck(ctx, "add-circle", circle(x)); err != nil || !strings.Contains(string(reply[0]), `"ok":true`) {
+			t.Fatalf("add-circle: %s %v", reply, err)
+		}
+	}
+	gone := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "gone"}})
+	live := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "live"}})
+	register(t, gone, "GO")
+	register(t, live, "LI")
+	draw(gone, 1)
+	draw(live, 2)
+	next(t, gone, "add-circle") // the write is queued before the relay, so Redis has it now
+	next(t, live, "add-circle")
+
+	prefix := "rc:" + cluster.KeyFormat + ":"
+	circles := prefix + "board:gone:circles"
+	keys, err := rc.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, prefix) {
+			t.Errorf("key %q lacks the format prefix %q", k, prefix)
+		}
+		if strings.Contains(k, ":board:") {
+			if d := rc.PTTL(ctx, k).Val(); d <= 0 || d > ttl {
+				t.Errorf("%s expires in %v, want (0, %v]", k, d, ttl)
+			}
+		}
+	}
+	if !slices.Contains(keys, circles) || !slices.Contains(keys, prefix+"board:gone:who") {
+		t.Fatalf("keys %v lack board gone's", keys)
+	}
+
+	// A change pushes the expiry back.
+	for rc.PTTL(ctx, circles).Val() > ttl/2 {
+		time.Sleep(20 * time.Millisecond) // polling Redis
+	}
+	draw(gone, 3)
+	next(t, gone, "add-circle")
+	if d := rc.PTTL(ctx, circles).Val(); d <= ttl/2 {
+		t.Errorf("after a new circle %s expires in %v, want the expiry pushed back to ~%v", circles, d, ttl)
+	}
+
+	// Nobody on board gone: its keys go after the TTL. Board live has a
+	// client, so its keys stay, though it has not changed for longer.
+	gone.Close()
+	left := time.Now()
+	for rc.Exists(ctx, circles).Val() == 1 {
+		if time.Since(left) > ttl+5*time.Second {
+			t.Fatalf("%s still there %v after its board's last change", circles, time.Since(left))
+		}
+		time.Sleep(50 * time.Millisecond) // polling Redis
+	}
+	t.Logf("idle board's keys expired %v after its last change (TTL %v)", time.Since(left), ttl)
+	for _, k := range []string{"circles", "who", "order"} {
+		if rc.Exists(ctx, prefix+"board:live:"+k).Val() != 1 {
+			t.Errorf("board live (client connected) lost its %s key", k)
+		}
+	}
+	if got := boardOf(t, dial(t, s, sioclient.Options{Auth: map[string]any{"board": "live"}})); len(got) != 1 {
+		t.Errorf("late joiner on board live got %d circles, want 1", len(got))
+	}
+}
+
+// startSentinel runs one redis-sentinel on a free loopback port watching
+// primary under the name "circles", quick to declare it down.
+func startSentinel(t testing.TB, primary *redisServer) int {
+	t.Helper()
+	bin, err := exec.LookPath("redis-sentinel")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-sentinel not installed: %v", err)
+		}
+		t.Skipf("redis-sentinel not installed: %v", err)
+	}
+	port := freePort(t)
+	conf := filepath.Join(t.TempDir(), "sentinel.conf") // sentinel rewrites it
+	text := fmt.Sprintf(`port %d
+bind 127.0.0.1
+sentinel monitor circles 127.0.0.1 %d 1
+sentinel down-after-milliseconds circles 500
+sentinel failover-timeout circles 5000
+`, port, primary.port)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, conf)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-sentinel: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return port
+}
+
+// With REDIS_URL naming a Sentinel-managed primary, the primary's death
+// is a short outage: Sentinel promotes the replica, the nodes find it
+// through Sentinel, the list (replicated) is intact, and joins and
+// circles cross nodes again.
+func TestClusterSentinelFailover(t *testing.T) {
+	primary := startRedis(t)
+	replica := newRedis(t)
+	replica.extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}
+	replica.Start()
+	sport := startSentinel(t, primary)
+	ctx := ctxT(t, 90*time.Second)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(sport)})
+	defer sc.Close()
+	for {
+		// Sentinel must know the replica before it can promote it.
+		if rs, err := sc.Replicas(ctx, "circles").Result(); err == nil && len(rs) == 1 && rs[0]["flags"] == "slave" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("sentinel never saw the replica")
+		}
+		time.Sleep(100 * time.Millisecond) // polling sentinel
+	}
+
+	env := map[string]string{"REDIS_URL": "redis-sentinel://127.0.0.1:" + strconv.Itoa(sport) + "/circles"}
+	n1, n2 := startServer(t, env), startServer(t, env)
+	a := dial(t, n1, sioclient.Options{})
+	b, wb := watchLists(t, n2, sioclient.Options{})
+	b2 := dial(t, n2, sioclient.Options{}) // b's events go to its watcher
+	register(t, a, "AA")
+	register(t, b, "BB")
+	wb.wait(t, "AA,BB", 10*time.Second)
+	rp := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(replica.port)})
+	defer rp.Close()
+	for rp.ZCard(ctx, "rc:"+cluster.KeyFormat+":board:main:order").Val() != 2 {
+		if ctx.Err() != nil {
+			t.Fatal("the list never reached the replica")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the replica
+	}
+
+	primary.Kill()
+	killed := time.Now()
+	for {
+		addr, err := sc.GetMasterAddrByName(ctx, "circles").Result()
+		if err == nil && addr[1] == strconv.Itoa(replica.port) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("sentinel never promoted the replica")
+		}
+		time.Sleep(50 * time.Millisecond) // polling sentinel
+	}
+	promoted := time.Since(killed)
+
+	// A join on node 1 after the failover reaches node 2 with the
+	// players from before it; node 2's page never shows another list.
+	register(t, dial(t, n1, sioclient.Options{}), "CC")
+	at := wb.wait(t, "AA,BB,CC", 30*time.Second)
+	for _, l := range wb.since(killed) {
+		if l.list != "AA,BB" && l.list != "AA,BB,CC" {
+			t.Errorf("node 2's client got %q during the failover", l.list)
+		}
+	}
+	// Circles cross nodes again (the adapter resubscribed to the new primary).
+	for i := 0; ; i++ {
+		a.Emit("add-circle", circle(float64(i)))
+		try, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := b2.Next(try, "add-circle")
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("add-circle does not cross nodes after the failover")
+		}
+	}
+	t.Logf("sentinel failover: promoted %v after the kill; list with a new player on the other node %v after; circles cross %v after",
+		promoted, at.Sub(killed), time.Since(killed))
 }

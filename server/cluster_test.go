@@ -34,6 +34,7 @@ type redisServer struct {
 	cmd  *exec.Cmd
 	// certFile and keyFile, when set, make it listen with TLS only.
 	certFile, keyFile string
+	extra             []string // more redis-server arguments (--replicaof …)
 }
 
 func startRedis(t testing.TB) *redisServer {
@@ -75,7 +76,7 @@ func (r *redisServer) Start() {
 		args = append(args[:len(args)-1], "0", "--tls-port", port, "--tls-cert-file", r.certFile, "--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
 		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test's own self-signed certificate
 	}
-	r.cmd = exec.Command(r.bin, args...)
+	r.cmd = exec.Command(r.bin, append(args, r.extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)

@@ -315,6 +315,11 @@ func (n *Node) schedule(b string, wait time.Duration) {
 		n.hooksMu.Lock()
 		delete(n.resend, b)
 		n.hooksMu.Unlock()
+		if !n.up.Load() {
+			// Our players are not back in Redis yet: the list would be
+			// our local view. Our own rebuild's notice re-sends it.
+			return
+		}
 		send(b)
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -361,7 +362,8 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.wg.Wait()
-	if err := n.rdb.Close(); err != nil {
+	// The failover client reports the connections its failover already closed.
+	if err := n.rdb.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("closing redis client: %w", err)
 	}
 	return nil
