@@ -343,13 +343,23 @@ func TestClusterKeysExpire(t *testing.T) {
 	live := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "live"}})
 	register(t, gone, "GO")
 	register(t, live, "LI")
-	draw(gone, 1)
-	draw(live, 2)
-	next(t, gone, "add-circle") // the write is queued before the relay, so Redis has it now
-	next(t, live, "add-circle")
-
 	prefix := "rc:" + cluster.KeyFormat + ":"
 	circles := prefix + "board:gone:circles"
+	// Circles reach Redis through the node's write queue, just after
+	// the local relay: wait for them.
+	inRedis := func(k string, ok func(time.Duration) bool) {
+		t.Helper()
+		for d := rc.PTTL(ctx, k).Val(); !ok(d); d = rc.PTTL(ctx, k).Val() {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: expiry %v", k, d)
+			}
+			time.Sleep(10 * time.Millisecond) // polling Redis
+		}
+	}
+	draw(gone, 1)
+	draw(live, 2)
+	inRedis(circles, func(d time.Duration) bool { return d > 0 })
+	inRedis(prefix+"board:live:circles", func(d time.Duration) bool { return d > 0 })
 	keys, err := rc.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -368,14 +378,21 @@ func TestClusterKeysExpire(t *testing.T) {
 		t.Fatalf("keys %v lack board gone's", keys)
 	}
 
-	// A change pushes the expiry back.
-	for rc.PTTL(ctx, circles).Val() > ttl/2 {
-		time.Sleep(20 * time.Millisecond) // polling Redis
+	// A change pushes the expiry back. (A node without clients on the
+	// board, and without the heartbeat loop, so nothing else does.)
+	writer, err := cluster.New(cluster.Options{URL: r.URL(), NodeID: "test-writer", BoardIdleTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
 	}
-	draw(gone, 3)
-	next(t, gone, "add-circle")
-	if d := rc.PTTL(ctx, circles).Val(); d <= ttl/2 {
-		t.Errorf("after a new circle %s expires in %v, want the expiry pushed back to ~%v", circles, d, ttl)
+	defer writer.Close()
+	quiet := prefix + "board:quiet:circles"
+	_ = writer.AddCircle(ctx, "quiet", board.Circle{Initials: "QQ", X: 1, Y: 1, Dia: 5, RGBA: "red"})
+	inRedis(quiet, func(d time.Duration) bool { return d > 0 && d <= ttl/2 })
+	drawn := time.Now()
+	_ = writer.AddCircle(ctx, "quiet", board.Circle{Initials: "QQ", X: 2, Y: 1, Dia: 5, RGBA: "red"})
+	inRedis(quiet, func(d time.Duration) bool { return d > ttl*3/4 })
+	if time.Since(drawn) > ttl/4 {
+		t.Errorf("the expiry was pushed back only %v after a new circle", time.Since(drawn))
 	}
 
 	// Nobody on board gone: its keys go after the TTL. Board live has a
@@ -388,7 +405,7 @@ func TestClusterKeysExpire(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling Redis
 	}
-	t.Logf("idle board's keys expired %v after its last change (TTL %v)", time.Since(left), ttl)
+	t.Logf("idle board's keys expired %v after its client left (TTL %v, pushed back each second while it had one)", time.Since(left), ttl)
 	for _, k := range []string{"circles", "who", "order"} {
 		if rc.Exists(ctx, prefix+"board:live:"+k).Val() != 1 {
 			t.Errorf("board live (client connected) lost its %s key", k)

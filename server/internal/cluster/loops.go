@@ -35,14 +35,22 @@ func (n *Node) Start() {
 		defer n.wg.Done()
 		for {
 			n.beat()
-			// Down: probe often, so the list heals soon after Redis returns.
-			wait := n.opts.Heartbeat
-			if !n.up.Load() {
-				wait = n.opts.ProbeInterval
+			// Down: probe often, so the list heals soon after Redis
+			// returns. Up: beat each Heartbeat, or at once when a call
+			// finds Redis gone (a short outage must not wait a whole beat).
+			wait := n.opts.ProbeInterval
+			if n.up.Load() {
+				wait = n.opts.Heartbeat
 			}
-			n.sleep(wait)
-			if n.ctx.Err() != nil {
+			t := time.NewTimer(wait)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
 				return
+			case <-t.C:
+			case <-n.wentDown:
+				t.Stop()
+				n.sleep(n.opts.ProbeInterval)
 			}
 		}
 	}()

@@ -109,11 +109,13 @@ type Node struct {
 	// up is the circuit breaker: while false, no call waits on Redis
 	// (store calls answer locally, writes are dropped) and only the
 	// heartbeat loop probes it. Changed under upMu; upCh is closed while up.
-	up     atomic.Bool
-	upMu   sync.Mutex
-	upCh   chan struct{}
-	errMu  sync.Mutex
-	lastEr time.Time // last adapter error, to slow the adapter's retry loop
+	up   atomic.Bool
+	upMu sync.Mutex
+	upCh chan struct{}
+	// wentDown wakes the heartbeat loop when the breaker opens.
+	wentDown chan struct{}
+	errMu    sync.Mutex
+	lastEr   time.Time // last adapter error, to slow the adapter's retry loop
 
 	hooksMu sync.Mutex
 	hooks   Hooks
@@ -164,19 +166,20 @@ func New(opts Options) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		id:     opts.NodeID,
-		log:    opts.Logger.With("node", opts.NodeID),
-		opts:   opts,
-		rdb:    rdb,
-		addr:   addr,
-		writes: make(chan writeOp, writeQueue),
-		ctx:    ctx,
-		cancel: cancel,
-		local:  make(map[string]map[string]localPlayer),
-		seen:   board.NewMemory(),
-		resend: make(map[string]*time.Timer),
-		last:   make(map[string]origin),
-		upCh:   make(chan struct{}),
+		id:       opts.NodeID,
+		log:      opts.Logger.With("node", opts.NodeID),
+		opts:     opts,
+		rdb:      rdb,
+		addr:     addr,
+		writes:   make(chan writeOp, writeQueue),
+		ctx:      ctx,
+		cancel:   cancel,
+		local:    make(map[string]map[string]localPlayer),
+		seen:     board.NewMemory(),
+		resend:   make(map[string]*time.Timer),
+		last:     make(map[string]origin),
+		upCh:     make(chan struct{}),
+		wentDown: make(chan struct{}, 1),
 	}
 	close(n.upCh)
 	n.up.Store(true) // until a call fails, so the first failure is logged
@@ -320,6 +323,10 @@ func (n *Node) setUp(up bool) bool {
 		close(n.upCh)
 	} else {
 		n.upCh = make(chan struct{})
+		select {
+		case n.wentDown <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }

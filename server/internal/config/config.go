@@ -23,7 +23,7 @@ type Config struct {
 	// DrainDelay is how long SIGTERM keeps serving, /healthz answering 503,
 	// before telling clients to go: time for a balancer to stop sending new ones.
 	DrainDelay time.Duration
-	// REDIS_URL (redis:// or rediss://) switches on the cluster; empty = one node.
+	// REDIS_URL (redis://, rediss:// or redis-sentinel://) switches on the cluster; empty = one node.
 	RedisURL       string
 	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
 	NodeID         string // NODE_ID: this process's name in the cluster; default hostname-pid-random
@@ -77,7 +77,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long shutdown waits before closing connections")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, keep serving this long with /healthz answering 503 before closing connections")
-	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
+	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis://, rediss:// or redis-sentinel://host:port[,host:port]/primary, to run several nodes as one (env REDIS_URL)")
 	fs.BoolVar(&cfg.RedisTLSVerify, "redis-tls-verify", getenv("REDIS_TLS_VERIFY") == "true", "verify the rediss:// server certificate (env REDIS_TLS_VERIFY=true)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
 	idleTTL := time.Duration(0)
