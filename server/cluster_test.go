@@ -325,6 +325,7 @@ func TestClusterHealthAndMetrics(t *testing.T) {
 		`circles_events_out_total{event="update-player-list"}`,
 		`circles_events_rejected_total{event="add-circle"} 1`,
 		`circles_redis_errors_total 0`,
+		`circles_redis_dropped_total 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -84,15 +84,19 @@ func (n *Node) beat() {
 	need := n.dirty || missing || !wasUp
 	n.mu.Unlock()
 	if need {
-		// Until our players are back, answer locally: a list read from
-		// Redis now would lack them.
-		n.setUp(false)
-		boards, err := n.rebuild(ctx)
+		var boards []string
+		if wasUp {
+			boards, err = n.reassert(ctx)
+		} else {
+			boards, err = n.rebuild(ctx)
+		}
 		if err != nil {
 			n.failed("rebuild", err)
 			return
 		}
-		n.log.Info("redis up", "rebuilt_boards", len(boards))
+		if !wasUp {
+			n.log.Info("redis up: this node's players written back", "boards", len(boards))
+		}
 		n.announce(ctx, boards)
 	}
 	n.refresh(ctx)
@@ -115,45 +119,20 @@ func (n *Node) reachable() bool {
 	return true
 }
 
-// rebuild writes this node's players back to Redis, one script per board,
-// and drops its entries for players that left meanwhile. It holds n.mu
-// only to copy the players: joins and leaves meanwhile answer locally
-// (the breaker is open) and mark the node dirty, and then it runs again.
-// On success it closes the breaker and returns the boards it wrote.
+// rebuild writes this node's players back to Redis after an outage,
+// one script per board, and drops its entries for players that left
+// meanwhile. The breaker is open, so joins and leaves meanwhile answer
+// locally and mark the node dirty: it holds n.mu only to copy the players,
+// and runs again if they changed. On success it closes the breaker and
+// returns the boards it wrote.
 func (n *Node) rebuild(ctx context.Context) ([]string, error) {
 	for range 10 {
 		n.mu.Lock()
-		n.dirty = false
-		snap := make(map[string][]any, len(n.local))
-		for b, ps := range n.local {
-			for id, p := range ps {
-				score := p.score
-				if score == 0 {
-					score = float64(time.Now().UnixMicro())
-				}
-				snap[b] = append(snap[b], id, n.id+"\n"+p.initials, formatScore(score))
-			}
-		}
+		snap := n.snapshot()
 		n.mu.Unlock()
-		boards, err := n.rdb.SMembers(ctx, n.key("boards")).Result()
+		written, err := n.writeBack(ctx, snap)
 		if err != nil {
 			return nil, err
-		}
-		for _, b := range boards {
-			if _, ok := snap[b]; !ok {
-				snap[b] = nil // may hold our entries of players gone meanwhile
-			}
-		}
-		var written []string
-		for b, players := range snap {
-			args := append([]any{b, n.id, n.ttlArg()}, players...)
-			changed, err := rebuildScript.Run(ctx, n.rdb, n.boardKeys(b), args...).Int()
-			if err != nil {
-				return nil, err
-			}
-			if changed > 0 || len(players) > 0 {
-				written = append(written, b)
-			}
 		}
 		n.mu.Lock()
 		dirty := n.dirty
@@ -166,6 +145,61 @@ func (n *Node) rebuild(ctx context.Context) ([]string, error) {
 		}
 	}
 	return nil, errors.New("players kept changing during the rebuild")
+}
+
+// reassert writes this node's players back while Redis is up (it lost
+// our entries, or this is the first beat): under n.mu, so a join or leave
+// waits the few milliseconds rather than being dropped or overwritten.
+func (n *Node) reassert(ctx context.Context) ([]string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	written, err := n.writeBack(ctx, n.snapshot())
+	if err != nil {
+		n.dirty = true
+	}
+	return written, err
+}
+
+// snapshot copies this node's players as rebuildScript arguments and
+// clears dirty. Callers hold n.mu.
+func (n *Node) snapshot() map[string][]any {
+	n.dirty = false
+	snap := make(map[string][]any, len(n.local))
+	for b, ps := range n.local {
+		for id, p := range ps {
+			score := p.score
+			if score == 0 {
+				score = float64(time.Now().UnixMicro())
+			}
+			snap[b] = append(snap[b], id, n.id+"\n"+p.initials, formatScore(score))
+		}
+	}
+	return snap
+}
+
+// writeBack makes Redis hold exactly snap as this node's players.
+func (n *Node) writeBack(ctx context.Context, snap map[string][]any) ([]string, error) {
+	boards, err := n.rdb.SMembers(ctx, n.key("boards")).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range boards {
+		if _, ok := snap[b]; !ok {
+			snap[b] = nil // may hold our entries of players gone meanwhile
+		}
+	}
+	var written []string
+	for b, players := range snap {
+		args := append([]any{b, n.id, n.ttlArg()}, players...)
+		changed, err := rebuildScript.Run(ctx, n.rdb, n.boardKeys(b), args...).Int()
+		if err != nil {
+			return nil, err
+		}
+		if changed > 0 || len(players) > 0 {
+			written = append(written, b)
+		}
+	}
+	return written, nil
 }
 
 // announce tells every node (this one too) which boards were rebuilt, so
