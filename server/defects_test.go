@@ -322,12 +322,26 @@ func TestPollInvalidBody(t *testing.T) {
 // unsized hides a body's length, so the client sends it chunked.
 type unsized struct{ io.Reader }
 
-// A chunked or oversize POST is refused with 413 before it is read, and
-// closes its session (v3.0.2 cut a chunked body silently and answered 200).
+// An oversize POST, sized or chunked, is refused with 413 without reading
+// past the limit, and closes its session (v3.0.2 cut a chunked body
+// silently and answered 200). A chunked body within the limit is read, as
+// Node reads it.
 func TestPollBodyLimits(t *testing.T) {
 	s := startServer(t, nil)
+	t.Run("chunked within the limit", func(t *testing.T) {
+		p := rawHandshake(t, s, 4)
+		req, _ := http.NewRequest(http.MethodPost, p.url, unsized{strings.NewReader("40")})
+		resp, err := pollClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+			t.Errorf("chunked POST of 40: %d %q, want 200 ok", resp.StatusCode, body)
+		}
+	})
 	for name, body := range map[string]func() io.Reader{
-		"chunked":  func() io.Reader { return unsized{strings.NewReader("40")} },
 		"oversize": func() io.Reader { return strings.NewReader("4" + strings.Repeat("x", 17<<10)) },
 		// A hostile client streaming forever: refused without reading it.
 		"endless chunked": func() io.Reader { return unsized{zeroes{}} },
@@ -514,4 +528,47 @@ func TestBurstOrderManyReceivers(t *testing.T) {
 			t.Errorf("receiver %d: %v", i, bad)
 		}
 	}
+}
+
+// A CONNECT answered with CONNECT_ERROR does not hold the session: the
+// next CONNECT and the event right behind it are served at once (the
+// hold after a CONNECT waits for the join, and "44" ends it). Before,
+// "40/admin," then "40" waited 2 s; Node answers in about 1 ms.
+func TestConnectAfterRefusedNamespace(t *testing.T) {
+	s := startServer(t, nil)
+	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(s.URL, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func(prefix string) string {
+		t.Helper()
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(string(msg), prefix) {
+				return string(msg)
+			}
+		}
+	}
+	read("0{") // open
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40/admin,"))
+	read("44/admin,")
+	start := time.Now()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`42["register-player","AB",1]`))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`421["register-player","AB"]`))
+	read("40{")
+	reply := read("431")
+	took := time.Since(start)
+	if !strings.Contains(reply, `"ok":true`) {
+		t.Fatalf("register ack %q", reply)
+	}
+	if took > 500*time.Millisecond {
+		t.Fatalf("CONNECT after a refused one took %v to serve (the hold waited for a join that never came)", took)
+	}
+	t.Logf("CONNECT and first event after a refused namespace served in %v", took)
 }

@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	m := metrics.New(realtime.KnownEvents())
-	rtOpts := realtime.Options{Logger: log, Metrics: m, PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Limits: cfg.Limits, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
+	rtOpts := realtime.Options{Logger: log, Metrics: m, PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, ConnectTimeout: cfg.ConnectTimeout, Limits: cfg.Limits, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {
 		return err
@@ -58,7 +58,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Public:      public,
 		ReloadViews: onDisk,
 		SocketIO:    rt.Handler(),
-		MaxBody:     realtime.DefaultMaxHTTPBufferSize,
 		Health:      member.health,
 		Metrics:     m.Handler(),
 		WSDemo:      demo,

@@ -39,6 +39,7 @@ import (
 type options struct {
 	targets     []string
 	goBin       string
+	rawBin      string
 	nodeDir     string
 	nodeBin     string
 	url         string
@@ -69,8 +70,9 @@ func run(args []string, out io.Writer) error {
 	var o options
 	var targets, rates, goEnv string
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), go-norecovery and go-library-norecovery (the same with connection state recovery off), node (each started as a subprocess), or url (a running server at -url)")
+	fs.StringVar(&targets, "targets", "go,node", "comma-separated: go, go-library (the Go server relaying through the library's io.To().Emit), go-norecovery and go-library-norecovery (the same with connection state recovery off), raw (a bare WebSocket broadcaster, the floor), node (each started as a subprocess), or url (a running server at -url)")
 	fs.StringVar(&o.goBin, "go-bin", "bin/server", "the Go server binary (go build -o bin/server ./server)")
+	fs.StringVar(&o.rawBin, "raw-bin", "bin/rawbroadcast", "the bare broadcaster, the floor (go build -o bin/rawbroadcast ./server/cmd/rawbroadcast)")
 	fs.StringVar(&o.nodeDir, "node-dir", "bench/node", "folder of the Node reference (npm install there first)")
 	fs.StringVar(&o.nodeBin, "node", "node", "node executable")
 	fs.StringVar(&o.url, "url", "", "server URL for -targets url")
@@ -199,6 +201,12 @@ func runTarget(target string, o options) (*result, error) {
 			return nil, err
 		}
 		p.pprof = "http://127.0.0.1:" + strconv.Itoa(pprofPort)
+		proc = p
+	case "raw":
+		p, err := startProc("raw", o.serverCPUs, o.rawBin, nil, nil)
+		if err != nil {
+			return nil, err
+		}
 		proc = p
 	case "node":
 		p, err := startProc("node", o.serverCPUs, o.nodeBin, []string{o.nodeDir + "/server.js"}, nil)

@@ -37,6 +37,9 @@ type Config struct {
 	CursorMode     string        // "batched" (default) or "naive" (benchmark baseline)
 	// PingInterval and PingTimeout are Engine.IO's heartbeat (0: the defaults).
 	PingInterval, PingTimeout time.Duration
+	// ConnectTimeout is how long a session may stay without joining a
+	// namespace (0: Socket.IO's 45 s).
+	ConnectTimeout time.Duration
 	Limits
 	// PprofAddr, when set, serves net/http/pprof there (loopback only).
 	PprofAddr string
@@ -121,6 +124,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&cfg.BatchTick, "batch-tick", 33*time.Millisecond, "how often batch clients get the new circles and cursors, and everyone the cursors")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "Engine.IO ping interval (default 25s)")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 0, "Engine.IO ping timeout (default 20s)")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 0, "how long a session may stay without joining a namespace (default 45s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parsing flags: %w", err)
 	}

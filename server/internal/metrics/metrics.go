@@ -103,13 +103,17 @@ func (m *Metrics) EventIn(event string) {
 
 // EventOut counts an event delivered to a client. It takes the name as
 // bytes of the encoded packet: looking them up allocates nothing.
-func (m *Metrics) EventOut(event []byte) {
-	if m != nil {
-		if c, ok := m.eventsOut.known[string(event)]; ok {
-			c.Inc()
-		} else {
-			m.eventsOut.other.Inc()
-		}
+func (m *Metrics) EventOut(event []byte) { m.EventOutN(event, 1) }
+
+// EventOutN counts an event delivered to n clients (a broadcast).
+func (m *Metrics) EventOutN(event []byte, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	if c, ok := m.eventsOut.known[string(event)]; ok {
+		c.Add(float64(n))
+	} else {
+		m.eventsOut.other.Add(float64(n))
 	}
 }
 

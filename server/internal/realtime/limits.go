@@ -5,19 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 	"golang.org/x/time/rate"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/engineio"
 )
 
 // defaultLimits are used for zero fields of Options.Limits.
@@ -127,34 +124,6 @@ var handledEvents = func() map[string]bool {
 	return m
 }()
 
-// checkOrigin refuses Engine.IO requests from other sites' pages (cross-site
-// WebSocket hijacking: a browser sends cookies and connects a WebSocket
-// from any page). Requests without Origin (non-browser clients) pass.
-func (s *Server) checkOrigin(next http.Handler) http.Handler {
-	allowed := map[string]bool{}
-	anyOrigin := false
-	for _, o := range s.limits.AllowedOrigins {
-		if o == "*" {
-			anyOrigin = true
-		}
-		allowed[strings.ToLower(o)] = true
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin == "" || anyOrigin || allowed[strings.ToLower(origin)] || sameHost(origin, r.Host) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		s.log.Warn("origin refused", "origin", origin, "host", r.Host, "remote", r.RemoteAddr)
-		http.Error(w, "origin not allowed: set ALLOWED_ORIGINS to accept pages from other sites", http.StatusForbidden)
-	})
-}
-
-func sameHost(origin, host string) bool {
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
-}
-
 // perIP counts open Engine.IO sessions per client address.
 type perIP struct {
 	max        int
@@ -190,13 +159,13 @@ func (p *perIP) clientIP(r *http.Request, peer string) string {
 
 // allow is the engine's AllowRequest: it refuses a handshake early when
 // the address is already at the limit.
-func (p *perIP) allow(ctx *types.HttpContext) error {
+func (p *perIP) allow(r *http.Request) error {
 	if p.max <= 0 {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.count[p.clientIP(ctx.Request(), ctx.Request().RemoteAddr)] >= p.max {
+	if p.count[p.clientIP(r, r.RemoteAddr)] >= p.max {
 		return errTooManyConns
 	}
 	return nil
@@ -219,14 +188,11 @@ func (p *perIP) close(ip string) {
 	}
 }
 
-// guardSessions enforces the per-address limit and drops slow consumers.
-//
-// The engine socket queues packets in its writeBuffer while its transport is
-// busy (engine/v3 socket.go sendPacket/flush); for a client that stops
-// reading the WebSocket write blocks and that buffer grows without bound.
-// It is not exported, but every packet emits "packetCreate" and every flush
-// emits "flush" with the flushed packets, so created − flushed is its length.
-func (s *Server) guardSessions(eio engine.BaseServer) {
+// guardSessions enforces the per-address limit exactly: concurrent
+// handshakes can all pass allow, so each new session is counted here and
+// the ones past the limit are closed. (Slow consumers are the engine's:
+// engineio.Options.MaxQueue.)
+func (s *Server) guardSessions(eio *engineio.Server) {
 	_ = eio.On("connection", func(args ...any) {
 		conn, ok := args[0].(engine.Socket)
 		if !ok {
@@ -242,24 +208,6 @@ func (s *Server) guardSessions(eio engine.BaseServer) {
 		if !within {
 			s.log.Warn("too many connections", "remote", ip, "max", s.perIP.max)
 			conn.Close(true)
-			return
 		}
-		var queued atomic.Int64
-		var dropped atomic.Bool
-		limit := int64(s.limits.SendQueueMax)
-		_ = conn.On("packetCreate", func(...any) {
-			if queued.Add(1) > limit && dropped.CompareAndSwap(false, true) {
-				s.log.Warn("dropping slow client", "engine", conn.Id(), "queued", limit)
-				// Not inline: this runs inside a broadcast, under the
-				// client's write lock and boardMu, which the close
-				// handlers take.
-				go conn.Close(true)
-			}
-		})
-		_ = conn.On("flush", func(args ...any) {
-			if wbuf, ok := args[0].([]*packet.Packet); ok {
-				queued.Add(-int64(len(wbuf)))
-			}
-		})
 	})
 }

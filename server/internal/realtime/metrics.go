@@ -2,16 +2,15 @@ package realtime
 
 import (
 	"bytes"
-	"io"
 
-	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
-	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 )
 
-// instrument counts clients and events for /metrics. Outgoing events are
-// counted per delivery at the Engine.IO socket, because broadcasts (local
-// or from other nodes through the adapter) never pass a socket's Emit.
+// instrument counts clients and incoming events for /metrics. Outgoing
+// events are counted per delivery where they are written: broadcasts in
+// our adapter (recovery.go), the rest by the engine's OnWrite (countOut).
 func (s *Server) instrument() {
 	m := s.opts.Metrics
 	if m == nil {
@@ -27,32 +26,18 @@ func (s *Server) instrument() {
 		})
 		_ = so.On("disconnect", onlyOnce(func(...any) { m.Disconnected() }))
 	})
-	_ = s.io.Engine().On("connection", func(args ...any) {
-		conn, ok := args[0].(engine.Socket)
-		if !ok {
-			return
-		}
-		_ = conn.On("packetCreate", func(args ...any) {
-			p, ok := first(args).(*packet.Packet)
-			if !ok || p.Type != packet.MESSAGE {
-				return
-			}
-			// Neither way of reading consumes the packet: a buffer's
-			// Bytes, or a reader's ReadAt (broadcasts: recovery.go).
-			var head []byte
-			switch d := p.Data.(type) {
-			case interface{ Bytes() []byte }:
-				head = d.Bytes()
-			case io.ReaderAt:
-				var buf [64]byte // long names count as "other"
-				n, _ := d.ReadAt(buf[:], 0)
-				head = buf[:n]
-			}
-			if name := eventName(head); name != nil {
-				m.EventOut(name)
-			}
-		})
-	})
+}
+
+// countOut counts n deliveries of an encoded Socket.IO packet if it is an
+// event; it reads only the packet's first bytes.
+func countOut(m *metrics.Metrics, text string, n int) {
+	if m == nil || len(text) == 0 || text[0] != '2' {
+		return
+	}
+	head := text[:min(len(text), 64)] // long names count as "other"
+	if name := eventName([]byte(head)); name != nil {
+		m.EventOutN(name, n)
+	}
 }
 
 // eventName is the event name of an encoded Socket.IO EVENT packet,

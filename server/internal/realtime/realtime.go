@@ -16,6 +16,7 @@ import (
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
 	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/engineio"
 	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	// PingInterval and PingTimeout are Engine.IO's heartbeat (25 s and
 	// 20 s by default, as Node's).
 	PingInterval, PingTimeout time.Duration
+	// ConnectTimeout is how long a session may stay without joining a
+	// namespace (0: Socket.IO's 45 s).
+	ConnectTimeout time.Duration
 }
 
 // DefaultMaxHTTPBufferSize fits the largest legitimate message (a board of
@@ -58,7 +62,7 @@ const DefaultMaxHTTPBufferSize = 16 << 10
 // Server is one node's Socket.IO endpoint. Create it with New.
 type Server struct {
 	io       *socket.Server
-	engine   http.Handler
+	eio      *engineio.Server
 	sessions *sessions
 	store    board.Store
 	log      *slog.Logger
@@ -69,8 +73,6 @@ type Server struct {
 	perIP    *perIP
 	stopTick chan struct{}
 	tickDone chan struct{}
-	guarded  http.Handler // serveEngine behind the origin check
-	wsBufs   *sync.Pool   // wsConn write buffers
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -111,16 +113,37 @@ func New(opts Options) *Server {
 		opts.CursorMode = CursorsBatched
 	}
 	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
-		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, wsBufs: newBufPool()}
+		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}}
 	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, s.emitToBoard)
 
+	// Our engine (package engineio) under the library's Socket.IO layer,
+	// bound through its Bind seam as Node's socket.io swaps wsEngine.
+	eioOpts := engineio.Options{
+		PingInterval:   opts.PingInterval,
+		PingTimeout:    opts.PingTimeout,
+		MaxPayload:     opts.MaxHTTPBufferSize,
+		AllowEIO3:      true, // socket.io-client 2.x, which the lesson pinned
+		AllowRequest:   s.perIP.allow,
+		AllowedOrigins: s.limits.AllowedOrigins,
+		MaxQueue:       s.limits.SendQueueMax,
+		Logger:         opts.Logger,
+	}
+	eioOpts.OnWrite = func(sock *engineio.Socket, text string) {
+		s.sessions.onWrite(sock, text)
+		countOut(opts.Metrics, text, 1)
+	}
+	s.eio = engineio.New(eioOpts)
+	// Before Socket.IO binds: our "connection" listeners run first, so
+	// the CONNECT hold sees each packet before Socket.IO decodes it.
+	s.sessions = newSessions(s.eio)
+	s.guardSessions(s.eio)
+
 	so := socket.DefaultServerOptions()
 	so.SetServeClient(false) // the web package serves the embedded bundle
-	so.SetAllowEIO3(true)    // socket.io-client 2.x, which the lesson pinned
-	so.SetMaxHttpBufferSize(opts.MaxHTTPBufferSize)
-	so.SetPingInterval(opts.PingInterval)
-	so.SetPingTimeout(opts.PingTimeout)
+	if opts.ConnectTimeout > 0 {
+		so.SetConnectTimeout(opts.ConnectTimeout)
+	}
 	if opts.Adapter != nil {
 		so.SetAdapter(opts.Adapter)
 	}
@@ -131,36 +154,28 @@ func New(opts Options) *Server {
 		csr.SetMaxDisconnectionDuration(opts.RecoveryWindow.Milliseconds())
 		// The library sweeps every 60 s whatever the window.
 		csr.SetSessionCleanupInterval(sweepInterval(opts.RecoveryWindow))
-		if ourAdapter {
-			// Choosing the adapter ourselves (below) loses the library's
-			// default of skipping middlewares on recovery (server.go:161-163).
-			csr.SetSkipMiddlewares(true)
-		}
+		// Recovered sockets pass the middlewares too: chooseBoard keeps
+		// their board, and releaseLibraryLeaks must see every socket.
+		csr.SetSkipMiddlewares(false)
 		so.SetConnectionStateRecovery(csr)
 	}
 	if ourAdapter {
 		// recovery.go: encode once per broadcast (and recovery, when on).
-		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery})
+		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery, metrics: opts.Metrics})
 	}
-	so.SetAllowRequest(s.perIP.allow)
 	s.io = socket.NewServer(nil, so)
-	s.engine = s.io.ServeHandler(nil)
-	s.guardSessions(s.io.Engine())
-	s.guarded = s.checkOrigin(http.HandlerFunc(s.serveEngine))
+	s.io.Bind(s.eio)
+	s.releaseLibraryLeaks()
 	s.attach(s.io)
-	// After attach: a session's held packets are released when its socket
-	// has joined, which must be after our connection handler has attached
-	// the event listeners, or the first event could find none.
-	s.sessions = newSessions(s.io)
+	s.sessions.watchJoins(s.io)
 	s.instrument()
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
 	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s
 }
 
-// Handler serves Engine.IO requests (mount it at /socket.io/). It also has
-// CloseSession(sid, reason), for guards in front of it.
-func (s *Server) Handler() http.Handler { return engineHandler{s} }
+// Handler serves Engine.IO requests (mount it at /socket.io/).
+func (s *Server) Handler() http.Handler { return s.eio }
 
 // Close disconnects every client and stops the engine.
 func (s *Server) Close() error {

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -9,24 +8,26 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 	"github.com/zishang520/socket.io/v3/pkg/utils"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/engineio"
+	"github.com/realtime-circles/realtime-circles/server/internal/metrics"
 )
 
 // recoveryAdapter is the in-memory adapter with a cheaper broadcast and,
 // when window > 0, the library's session-aware adapter's recovery
 // (servers/socket/v3 session-aware-adapter.go: same offsets, same replay
-// rule). The library's Broadcast sets WsPreEncodedFrame, and its WebSocket
-// transport then builds a gorilla PreparedMessage per recipient and per
-// packet (transports/websocket.go send: ~25 % of a broadcast's CPU); ours
-// encodes each broadcast once and writes it without that field, so the
-// transport takes its plain write path. It plugs in through the library's
+// rule). The library's Broadcast copies the encoded packet for every
+// recipient (client.go:178 Clone); ours encodes each broadcast once into
+// an engineio.Message, whose one WebSocket frame every recipient writes. It plugs in through the library's
 // adapter extension point (ServerOptions.SetAdapter), as the Redis adapter
 // does, so every emit (io.To(room).Emit) gets it.
 type recoveryAdapter struct {
 	socket.Adapter // the in-memory adapter: rooms, sids, everything else
 
-	window time.Duration
-	stop   chan struct{}
-	once   sync.Once
+	window  time.Duration
+	metrics *metrics.Metrics
+	stop    chan struct{}
+	once    sync.Once
 
 	mu       sync.Mutex
 	sessions map[socket.PrivateSessionId]*socket.SessionWithTimestamp
@@ -36,7 +37,8 @@ type recoveryAdapter struct {
 // recoveryAdapterBuilder is the AdapterConstructor for recoveryAdapter;
 // window 0 means recovery is off.
 type recoveryAdapterBuilder struct {
-	window time.Duration
+	window  time.Duration
+	metrics *metrics.Metrics // counts deliveries; nil counts nothing
 }
 
 // sweepInterval is how often expired sessions and replay packets go: the
@@ -49,6 +51,7 @@ func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
 	a := &recoveryAdapter{
 		Adapter:  socket.MakeAdapter(),
 		window:   b.window,
+		metrics:  b.metrics,
 		stop:     make(chan struct{}),
 		sessions: map[socket.PrivateSessionId]*socket.SessionWithTimestamp{},
 	}
@@ -173,27 +176,36 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	wo.PreEncoded = true
 	wo.Volatile = flags.Volatile
 	wo.Compress = flags.Compress
-	write := func(so *socket.Socket) { so.Client().WriteToEngine(encoded, wo) }
-	if text, ok := onlyText(encoded); ok {
-		// Client.WriteToEngine copies the packet for every recipient
-		// (client.go:178: Clone), because encoding reads it. A
-		// strings.Reader per recipient reads one shared copy: the engine
-		// takes any io.Reader (socket.go:473 Write) and encodes a
-		// *strings.Reader as text (parser-v4.go:48).
-		write = func(so *socket.Socket) {
-			conn := so.Conn()
-			if wo.Volatile && !conn.Transport().Writable() {
-				return // as WriteToEngine (client.go:172)
+	write := func(so *socket.Socket) bool { so.Client().WriteToEngine(encoded, wo); return true }
+	text, isText := onlyText(encoded)
+	if isText {
+		// One encoded message for every recipient: our engine writes its
+		// one WebSocket frame to each (engineio.Message).
+		msg := engineio.NewMessage(text)
+		write = func(so *socket.Socket) bool {
+			conn, ours := so.Conn().(*engineio.Socket)
+			if !ours {
+				so.Client().WriteToEngine(encoded, wo)
+				return true
 			}
-			conn.Write(strings.NewReader(text), &wo.Options, nil)
+			if wo.Volatile && !conn.Writable() {
+				return false // as WriteToEngine (client.go:172)
+			}
+			return conn.SendMessage(msg)
 		}
 	}
+	delivered := 0
 	a.each(opts, func(so *socket.Socket) {
 		if notify := so.NotifyOutgoingListeners(); notify != nil {
 			notify(packet)
 		}
-		write(so)
+		if write(so) {
+			delivered++
+		}
 	})
+	if isText {
+		countOut(a.metrics, text, delivered)
+	}
 }
 
 // onlyText is a packet encoded as a single text frame (no binary

@@ -44,6 +44,9 @@ func (c *Client) pollLoop() {
 			return
 		default:
 		}
+		if c.frozen.Load() {
+			return
+		}
 		pkts, err := c.get(context.Background())
 		if err != nil {
 			c.fail(fmt.Errorf("polling: %w", err))
@@ -100,9 +103,9 @@ func (c *Client) post(pkt string) error {
 		return fmt.Errorf("POST: %w", err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("POST: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(answer)))
 	}
 	return nil
 }

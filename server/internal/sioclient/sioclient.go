@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -84,6 +85,8 @@ type Client struct {
 
 	writeMu sync.Mutex
 	ws      *websocket.Conn // nil while polling
+
+	frozen atomic.Bool // Freeze: no more pongs, pings or polls
 
 	mu        sync.Mutex
 	queues    map[string][]Event
@@ -248,7 +251,9 @@ func (c *Client) startHeartbeat() {
 			case <-c.done:
 				return
 			case <-t.C:
-				_ = c.sendEngine("2")
+				if !c.frozen.Load() {
+					_ = c.sendEngine("2")
+				}
 			}
 		}
 	}()
@@ -301,7 +306,7 @@ func (c *Client) onEngine(pkt string) {
 	}
 	switch pkt[0] {
 	case '2': // ping (EIO 4: the server pings)
-		if c.opts.EIO == 4 {
+		if c.opts.EIO == 4 && !c.frozen.Load() {
 			_ = c.sendEngine("3" + pkt[1:])
 		}
 	case '1':
@@ -570,6 +575,30 @@ func (c *Client) Close() {
 	if ws != nil {
 		_ = ws.Close()
 	}
+}
+
+// Freeze stops the client's side of the heartbeat (and polling) while its
+// connection stays open, as a client whose machine went to sleep: the
+// server closes the session after its ping timeout.
+func (c *Client) Freeze() { c.frozen.Store(true) }
+
+// CloseClean disconnects as socket.io-client does: DISCONNECT, then the
+// transport's own goodbye (a WebSocket close frame, or the close packet
+// over polling).
+func (c *Client) CloseClean() {
+	c.writeMu.Lock()
+	ws := c.ws
+	c.writeMu.Unlock()
+	if ws == nil {
+		c.Close()
+		return
+	}
+	_ = c.sendEngine("41")
+	c.writeMu.Lock()
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.writeMu.Unlock()
+	c.fail(ErrClosed)
+	_ = ws.Close()
 }
 
 // Drop closes the transport abruptly, without a DISCONNECT, as a network

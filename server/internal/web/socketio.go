@@ -13,7 +13,7 @@ import (
 const clientETag = `"socket.io-client-` + clientjs.Version + `"`
 
 // socketIO routes /socket.io/*: the client bundle, else the engine.
-func socketIO(engine http.Handler, maxBody int64) gin.HandlerFunc {
+func socketIO(engine http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		switch c.Param("path") {
 		case "/socket.io.js":
@@ -23,19 +23,9 @@ func socketIO(engine http.Handler, maxBody int64) gin.HandlerFunc {
 			serveBundle(c, "application/json; charset=utf-8", clientjs.SourceMap)
 			return
 		}
-		if !bodyFits(c, maxBody) {
-			// Node closes a session sent an oversize body; so do we.
-			if sc, ok := engine.(sessionCloser); ok && c.Query("sid") != "" {
-				sc.CloseSession(c.Query("sid"), "polling body without Content-Length or too large")
-			}
-			return
-		}
 		engine.ServeHTTP(c.Writer, c.Request)
 	}
 }
-
-// sessionCloser ends an Engine.IO session (realtime's handler has it).
-type sessionCloser interface{ CloseSession(sid, reason string) }
 
 // serveBundle serves an embedded file with a version ETag, answering
 // revalidations with 304 as Node's socket.io does.
@@ -57,21 +47,4 @@ func serveBundle(c *gin.Context, contentType string, body []byte) {
 	if c.Request.Method == http.MethodGet {
 		_, _ = c.Writer.Write(body)
 	}
-}
-
-// bodyFits refuses polling POSTs whose size is unknown or over the limit
-// with 413 before the engine reads them: the library cuts an oversize
-// chunked body silently and answers 200.
-func bodyFits(c *gin.Context, max int64) bool {
-	if c.Request.Method != http.MethodPost {
-		return true
-	}
-	if c.Request.ContentLength < 0 || c.Request.ContentLength > max {
-		c.Header("Connection", "close")
-		c.String(http.StatusRequestEntityTooLarge, "body too large: at most "+strconv.FormatInt(max, 10)+" bytes with a Content-Length")
-		c.Abort()
-		return false
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
-	return true
 }

@@ -25,8 +25,6 @@ type Config struct {
 	ReloadViews bool
 	// SocketIO serves Engine.IO requests under /socket.io/.
 	SocketIO http.Handler
-	// MaxBody caps Socket.IO polling bodies (the engine's MaxHttpBufferSize).
-	MaxBody int64
 	// Health reports /healthz; Metrics serves /metrics (Prometheus).
 	Health  func() Health
 	Metrics http.Handler
@@ -47,7 +45,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 
 	r.GET("/", pages.board(board.Default))
 	r.GET("/b/:name", pages.namedBoard)
-	r.Any("/socket.io/*path", socketIO(cfg.SocketIO, cfg.MaxBody))
+	r.Any("/socket.io/*path", socketIO(cfg.SocketIO))
 	r.GET("/healthz", healthz(cfg.Health))
 	r.GET("/metrics", metricsRoute(cfg.Metrics))
 	if cfg.WSDemo != nil {
