@@ -20,12 +20,13 @@ func TestBatchTickOnePacket(t *testing.T) {
 	page := dial(t, s, auth(true))
 	lesson := dial(t, s, auth(false))
 	mover := dial(t, s, auth(false))
+	moverID := publicID(t, mover)
 	register(t, mover, "MV")
 
 	onlyCursor := func(ev sioclient.Event, arg int, x float64) {
 		t.Helper()
 		var cs []cursor
-		if err := ev.Decode(arg, &cs); err != nil || len(cs) != 1 || cs[0].ID != mover.ID || cs[0].X != x {
+		if err := ev.Decode(arg, &cs); err != nil || len(cs) != 1 || cs[0].ID != moverID || cs[0].X != x {
 			t.Fatalf("cursors %s: want only the mover's at x=%v (%v)", ev.Args[arg], x, err)
 		}
 	}

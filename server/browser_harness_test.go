@@ -3,7 +3,7 @@ package main
 // A small harness for end-to-end tests in headless Chromium (chromedp).
 //
 //	b := newBrowser(t)                        // one Chromium per test
-//	a := newPage(t, b, srv.URL+"/", "AB")     // a tab; answers prompt() with "AB"; waits for io() to connect
+//	a := newPage(t, b, srv.URL+"/", "AB")     // a tab; gives "AB" to the page's #join form or prompt(); waits for io() to connect
 //	a.waitPlayers("AB")                       // poll the page until ul#players lists exactly these
 //	a.clickAt(200, 200)                       // a real mouse click at viewport coordinates
 //	a.waitJS(`document.querySelectorAll('#circles div').length === 1`, "one circle")
@@ -129,10 +129,10 @@ type page struct {
 	url    string
 
 	mu      sync.Mutex
-	prompts []string                   // messages of the prompt() dialogs answered
-	errs    []string                   // uncaught exceptions
-	console []string                   // console output, shown when the test fails
-	polls   map[network.RequestID]bool // long-polling GETs in flight
+	prompts []string                        // messages of the prompt() dialogs answered
+	errs    []string                        // uncaught exceptions
+	console []string                        // console output, shown when the test fails
+	polls   map[network.RequestID]time.Time // long-polling GETs in flight, when sent
 }
 
 // socketHook runs before any script of the page. It wraps the global io()
@@ -197,7 +197,7 @@ func newPage(t testing.TB, b *browser, url, initials string) *page {
 // that do not call io() at load.
 func openPage(t testing.TB, b *browser, url, initials string) *page {
 	t.Helper()
-	p := &page{t: t, url: url, polls: map[network.RequestID]bool{}}
+	p := &page{t: t, url: url, polls: map[network.RequestID]time.Time{}}
 	p.ctx, p.cancel = chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -229,6 +229,11 @@ func openPage(t testing.TB, b *browser, url, initials string) *page {
 		}),
 		chromedp.Navigate(url),
 	)
+	if initials != "" {
+		// The shipped page asks in a form (#join); lesson pages prompt().
+		js, _ := json.Marshal(initials)
+		evalJS[bool](p, `(f => !!f && (f.elements.initials.value = `+string(js)+`, f.requestSubmit(), true))(document.getElementById('join'))`)
+	}
 	return p
 }
 
@@ -264,7 +269,7 @@ func (p *page) onEvent(ev any, initials string) {
 		p.console = append(p.console, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " ")))
 	case *network.EventRequestWillBeSent:
 		if ev.Request != nil && ev.Request.Method == "GET" && strings.Contains(ev.Request.URL, "transport=polling") {
-			p.polls[ev.RequestID] = true
+			p.polls[ev.RequestID] = time.Now()
 		}
 	case *network.EventLoadingFinished:
 		delete(p.polls, ev.RequestID)
@@ -278,6 +283,27 @@ func (p *page) pollsInFlight() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.polls)
+}
+
+// waitPollHeld waits until one of the page's long-polling GETs has been in
+// flight for d: the server holds it (it answers a poll with data at once),
+// so the page is idle between events, as a tab mostly is when it closes.
+func (p *page) waitPollHeld(d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(browserWait)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		held := false
+		for _, sent := range p.polls {
+			held = held || time.Since(sent) >= d
+		}
+		p.mu.Unlock()
+		if held {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // polling the recorded requests, not asserting
+	}
+	p.t.Fatalf("%s: no long-poll held for %v", p.url, d)
 }
 
 // leave disconnects the page's sockets and waits (briefly, best effort)

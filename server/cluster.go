@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/cluster"
@@ -15,6 +19,7 @@ import (
 // membership is this process's place in a cluster: nil node on a single
 // node. It owns the draining flag /healthz reports.
 type membership struct {
+	id       string // NODE_ID, else made up at start: /healthz names it on a single node too
 	node     *cluster.Node
 	draining atomic.Bool
 }
@@ -22,12 +27,15 @@ type membership struct {
 // joinCluster sets up the Redis node when REDIS_URL is set and points the
 // Socket.IO options at its store and adapter.
 func joinCluster(cfg config.Config, log *slog.Logger, m *metrics.Metrics, opts *realtime.Options) (*membership, error) {
-	ms := &membership{}
+	ms := &membership{id: cfg.NodeID}
+	if ms.id == "" {
+		ms.id = newNodeID()
+	}
 	if cfg.RedisURL == "" {
 		return ms, nil
 	}
 	node, err := cluster.New(cluster.Options{
-		URL: cfg.RedisURL, TLSVerify: cfg.RedisTLSVerify, NodeID: cfg.NodeID,
+		URL: cfg.RedisURL, TLSVerify: cfg.RedisTLSVerify, NodeID: ms.id,
 		BoardIdleTTL: cfg.BoardIdleTTL,
 		Logger:       log, OnRedisError: m.RedisError, OnDropped: m.RedisDropped,
 	})
@@ -68,8 +76,19 @@ func (ms *membership) close(log *slog.Logger) {
 	}
 }
 
+// newNodeID names this process: hostname-pid-random, as a cluster node.
+func newNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}
+
 func (ms *membership) health() web.Health {
-	h := web.Health{Ready: true, Status: "ok", Redis: "off"}
+	h := web.Health{Ready: true, Status: "ok", Redis: "off", Node: ms.id}
 	if ms.node != nil {
 		h.Node = ms.node.ID()
 		h.Redis = map[bool]string{true: "up", false: "down"}[ms.node.RedisUp()]

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,13 +151,8 @@ func TestClusterSIGTERMManyPlayers(t *testing.T) {
 // metricValue reads one sample from /metrics.
 func metricValue(t testing.TB, s *testServer, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, line := range strings.Split(string(body), "\n") {
+	code, body := getMetrics(t, s)
+	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -167,7 +161,7 @@ func metricValue(t testing.TB, s *testServer, name string) float64 {
 			return f
 		}
 	}
-	t.Fatalf("/metrics has no %s", name)
+	t.Fatalf("/metrics (%d) has no %s", code, name)
 	return 0
 }
 
@@ -179,7 +173,9 @@ func metricValue(t testing.TB, s *testServer, name string) float64 {
 func TestClusterRedisOutageTraffic(t *testing.T) {
 	r := startRedis(t)
 	bin := buildServer(t)
-	env := func(id string) map[string]string { return map[string]string{"REDIS_URL": r.URL(), "NODE_ID": id} }
+	env := func(id string) map[string]string {
+		return map[string]string{"REDIS_URL": r.URL(), "NODE_ID": id, "METRICS_TOKEN": testMetricsToken}
+	}
 	n1 := startProcess(t, bin, env("n1"))
 	n2 := startProcess(t, bin, env("n2"))
 

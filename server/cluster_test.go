@@ -311,12 +311,7 @@ func TestClusterHealthAndMetrics(t *testing.T) {
 	c.Emit("no-such-event-" + strings.Repeat("x", 10))
 	c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle", "bad")
 
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := getMetrics(t, s)
 	for _, want := range []string{
 		`circles_connected_clients 1`,
 		`circles_events_in_total{event="add-circle"} 2`,
@@ -479,8 +474,8 @@ func getHealth(t testing.TB, s *testServer) (int, health) {
 // /healthz answers 503 once shutdown has begun, so a balancer stops
 // sending new clients to a draining node.
 func TestHealthDraining(t *testing.T) {
-	ms := &membership{}
-	if h := ms.health(); !h.Ready || h.Redis != "off" {
+	ms := &membership{id: "n1"}
+	if h := ms.health(); !h.Ready || h.Redis != "off" || h.Node != "n1" {
 		t.Errorf("single node health = %+v", h)
 	}
 	ms.drain(context.Background(), nil)
@@ -500,6 +495,7 @@ func TestClusterPresence(t *testing.T) {
 	onX := sioclient.Options{Auth: map[string]any{"board": "x"}}
 	onY := sioclient.Options{Auth: map[string]any{"board": "y"}}
 	x1, x2 := dial(t, n1, onX), dial(t, n2, onX)
+	x1ID := publicID(t, x1)
 	batch2 := dial(t, n2, sioclient.Options{Auth: map[string]any{"board": "x", "batch": true}})
 	y2, y3 := dial(t, n2, onY), dial(t, n3, onY)
 
@@ -541,7 +537,7 @@ func TestClusterPresence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(cursors) != 1 || cursors[0].ID != x1.ID || cursors[0].Initials != "XA" || cursors[0].Y != 50 {
+	if len(cursors) != 1 || cursors[0].ID != x1ID || cursors[0].Initials != "XA" || cursors[0].Y != 50 {
 		t.Errorf("node 2 cursors %+v", cursors)
 	}
 	if own := next(t, x1, "cursors").Args[0]; !sameShape(own, next(t, x2, "cursors").Args[0]) {
@@ -562,7 +558,7 @@ func TestClusterPresence(t *testing.T) {
 			continue // a tick boundary fell between them
 		}
 		var moved []cursor
-		if err := ev.Decode(1, &moved); err != nil || len(moved) != 1 || moved[0].ID != x1.ID || moved[0].X != float64(x) {
+		if err := ev.Decode(1, &moved); err != nil || len(moved) != 1 || moved[0].ID != x1ID || moved[0].X != float64(x) {
 			t.Fatalf("node 2 batch client's tick cursors %s (%v)", ev.Args[1], err)
 		}
 		break
@@ -612,7 +608,7 @@ func TestClusterPresence(t *testing.T) {
 	// Leaving removes the cursor on the other node at once.
 	x1.Close()
 	var leave struct{ ID string }
-	if err := next(t, x2, "cursor-leave").Decode(0, &leave); err != nil || leave.ID != x1.ID {
+	if err := next(t, x2, "cursor-leave").Decode(0, &leave); err != nil || leave.ID != x1ID {
 		t.Errorf("node 2 cursor-leave %+v, %v", leave, err)
 	}
 	waitPlayers(t, x2, "XB")

@@ -71,13 +71,19 @@ func TestLessonEvents(t *testing.T) {
 			a := dial(t, s, sioclient.Options{Transport: tr})
 			b := dial(t, s, sioclient.Options{Transport: tr})
 
-			a.Emit("register-player", "ab")
+			emit := func(c *sioclient.Client, event string, args ...any) {
+				t.Helper()
+				if err := c.Emit(event, args...); err != nil {
+					t.Fatalf("%s: %v", event, err) // say why, rather than wait for what never comes
+				}
+			}
+			emit(a, "register-player", "ab")
 			waitPlayers(t, a, "AB")
-			b.Emit("register-player", map[string]any{"initials": "cd"})
+			emit(b, "register-player", map[string]any{"initials": "cd"})
 			waitPlayers(t, a, "AB", "CD")
 			waitPlayers(t, b, "AB", "CD")
 
-			a.Emit("add-circle", map[string]any{"initials": "AB", "x": 10, "y": 20, "dia": 30, "rgba": "rgba(1,2,3,0.5)", "extra": "<b>"})
+			emit(a, "add-circle", map[string]any{"initials": "AB", "x": 10, "y": 20, "dia": 30, "rgba": "rgba(1,2,3,0.5)", "extra": "<b>"})
 			for _, c := range []*sioclient.Client{a, b} {
 				var got map[string]any
 				if err := next(t, c, "add-circle").Decode(0, &got); err != nil {
@@ -89,10 +95,12 @@ func TestLessonEvents(t *testing.T) {
 				}
 			}
 
-			b.Emit("clear")
+			emit(b, "clear")
 			next(t, a, "clear")
 			next(t, b, "clear")
 
+			// b leaves at once (no grace asked for): the list comes now,
+			// never after a grace runs out.
 			b.Close()
 			waitPlayers(t, a, "AB")
 		})
@@ -154,6 +162,40 @@ func TestCircleInitialsAreTheSenders(t *testing.T) {
 	}
 }
 
+// A socket that never registered may not draw with the initials of a
+// player registered on the board; with initials nobody has, it may (a
+// client that sends its initials with each circle).
+func TestUnregisteredCannotImpersonate(t *testing.T) {
+	s := startServer(t, nil)
+	a := dial(t, s, sioclient.Options{})
+	x := dial(t, s, sioclient.Options{})
+	register(t, a, "ab")
+	ack := func(c *sioclient.Client, initials string) string {
+		t.Helper()
+		reply, err := c.EmitWithAck(ctxT(t, 5*time.Second), "add-circle",
+			map[string]any{"initials": initials, "x": 1, "y": 1, "dia": 10, "rgba": "red"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(reply[0])
+	}
+	if got := ack(x, "ab"); !strings.Contains(got, "registered player") {
+		t.Errorf("unregistered socket drawing as AB: ack %s", got)
+	}
+	if got := ack(x, "zz"); got != `{"ok":true}` {
+		t.Errorf("unregistered socket with its own initials: ack %s", got)
+	}
+	if got := ack(a, "ab"); got != `{"ok":true}` {
+		t.Errorf("the registered AB: ack %s", got)
+	}
+	for _, want := range []string{"ZZ", "AB"} { // never x's AB
+		var c board.Circle
+		if err := next(t, a, "add-circle").Decode(0, &c); err != nil || c.Initials != want {
+			t.Fatalf("circle %+v (%v), want %s's", c, err, want)
+		}
+	}
+}
+
 // Rejected input gets an ack error when asked, else an error-message event,
 // and is never relayed.
 func TestRejectedInput(t *testing.T) {
@@ -174,6 +216,8 @@ func TestRejectedInput(t *testing.T) {
 		{"add-circle", "circle", "circle"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "red;background:url(//evil)"}, "rgba"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "<script>"}, "rgba"},
+		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "rgba(9,9,9,0)"}, "transparent"},
+		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 10, "rgba": "rgb(1/2/3)"}, "rgba"},
 		{"add-circle", map[string]any{"x": -5, "y": 1, "dia": 10, "rgba": "red"}, "circle.x"},
 		{"add-circle", map[string]any{"x": 1, "y": 1e9, "dia": 10, "rgba": "red"}, "circle.y"},
 		{"add-circle", map[string]any{"x": 1, "y": 1, "dia": 0, "rgba": "red"}, "circle.dia"},

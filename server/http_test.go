@@ -95,3 +95,14 @@ func TestLibraryDoesNotServeClientUnderGin(t *testing.T) {
 		t.Errorf("library serving socket.io.js: %d %q; the known defect is 400 Transport unknown", resp.StatusCode, body)
 	}
 }
+
+// /healthz names the node on a single node too, as the README promises:
+// NODE_ID when set, else a made-up id.
+func TestHealthzNodeSingleNode(t *testing.T) {
+	if _, h := getHealth(t, startServer(t, nil)); h.Node == "" || h.Redis != "off" {
+		t.Errorf("single node /healthz %+v, want a node id", h)
+	}
+	if _, h := getHealth(t, startServer(t, map[string]string{"NODE_ID": "class-a"})); h.Node != "class-a" {
+		t.Errorf("NODE_ID=class-a: /healthz %+v", h)
+	}
+}

@@ -313,7 +313,7 @@ func stalledWebSocket(t *testing.T, s *testServer) {
 // connectedGauge reads circles_connected_clients from /metrics.
 func connectedGauge(t *testing.T, s *testServer) int {
 	t.Helper()
-	code, body := httpDo(t, http.MethodGet, s.URL+"/metrics", nil)
+	code, body := getMetrics(t, s)
 	for line := range strings.Lines(body) {
 		if v, ok := strings.CutPrefix(line, "circles_connected_clients "); ok && code == http.StatusOK {
 			n, err := strconv.Atoi(strings.TrimSpace(v))

@@ -34,7 +34,12 @@ func startServer(t testing.TB, env map[string]string, args ...string) *testServe
 		done: make(chan error, 1),
 		logs: &syncBuffer{},
 	}
-	getenv := func(k string) string { return env[k] }
+	getenv := func(k string) string {
+		if v, set := env[k]; set || k != "METRICS_TOKEN" {
+			return v
+		}
+		return testMetricsToken // tests read /metrics on the public port
+	}
 	argv := append([]string{"server", "-addr", "127.0.0.1:" + strconv.Itoa(port), "-dir", ".."}, args...)
 	go func() { s.done <- run(ctx, argv, getenv, s.logs) }()
 	t.Cleanup(func() {
@@ -139,6 +144,27 @@ func (b *syncBuffer) String() string {
 
 func (b *syncBuffer) Contains(s string) bool {
 	return bytes.Contains([]byte(b.String()), []byte(s))
+}
+
+// testMetricsToken is METRICS_TOKEN in tests that do not set their own.
+const testMetricsToken = "test-metrics-token"
+
+// getMetrics reads /metrics with the test token.
+func getMetrics(t testing.TB, s *testServer) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {

@@ -20,7 +20,7 @@ func TestMetricsCountDeliveries(t *testing.T) {
 	next(t, a, "add-circle")
 	next(t, b, "add-circle")
 
-	code, body := httpDo(t, http.MethodGet, s.URL+"/metrics", nil)
+	code, body := getMetrics(t, s)
 	if code != http.StatusOK {
 		t.Fatalf("/metrics %d", code)
 	}
@@ -33,5 +33,15 @@ func TestMetricsCountDeliveries(t *testing.T) {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// "in" only has labels for events clients send: the server only
+	// sends these, so their "in" series would always be 0.
+	for _, sentOnly := range []string{"board", "circles", "cursors", "update-player-list", "cursor-leave", "player-id", "error-message"} {
+		if strings.Contains(body, `circles_events_in_total{event="`+sentOnly+`"}`) {
+			t.Errorf("/metrics has an in label for %s, which the server only sends", sentOnly)
+		}
+	}
+	if !strings.Contains(body, `circles_events_out_total{event="player-id"}`) {
+		t.Errorf("/metrics has no out label for player-id")
 	}
 }

@@ -35,6 +35,21 @@ func (c *cursor) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*object)(c))
 }
 
+// publicID reads the player-id event a socket gets when it connects: the
+// id its cursor has for the others, never its socket or session id.
+func publicID(t testing.TB, c *sioclient.Client) string {
+	t.Helper()
+	var msg struct{ ID string }
+	if err := next(t, c, "player-id").Decode(0, &msg); err != nil || msg.ID == "" {
+		t.Fatalf("player-id %+v: %v", msg, err)
+	}
+	id := msg.ID
+	if id == c.ID || id == c.SID {
+		t.Fatalf("public id %q is the socket's own id", id)
+	}
+	return id
+}
+
 func circle(x float64) map[string]any {
 	return map[string]any{"x": x, "y": 1, "dia": 10, "rgba": "red"}
 }
@@ -111,6 +126,32 @@ func TestInvalidBoardRefused(t *testing.T) {
 	}
 }
 
+// The board event is always an array, as the README says: for a board
+// with a player but no circles, and after a clear; never null.
+func TestBoardIsAlwaysAnArray(t *testing.T) {
+	s := startServer(t, nil)
+	onBoard := sioclient.Options{Auth: map[string]any{"board": "arr"}}
+	raw := func(c *sioclient.Client) string {
+		t.Helper()
+		return string(next(t, c, "board").Args[0])
+	}
+	a := dial(t, s, onBoard)
+	if got := raw(a); got != "[]" {
+		t.Errorf("new board: board %s, want []", got)
+	}
+	register(t, a, "AB") // the board now exists, without circles
+	if got := raw(dial(t, s, onBoard)); got != "[]" {
+		t.Errorf("board with a player and no circles: board %s, want []", got)
+	}
+	a.Emit("add-circle", circle(1))
+	next(t, a, "add-circle")
+	a.Emit("clear")
+	next(t, a, "clear")
+	if got := raw(dial(t, s, onBoard)); got != "[]" {
+		t.Errorf("after a clear: board %s, want []", got)
+	}
+}
+
 // A joining socket gets the board's circles, newest board.MaxCircles;
 // clear empties it.
 func TestLateJoinerBoard(t *testing.T) {
@@ -146,12 +187,12 @@ func TestLateJoinerBoard(t *testing.T) {
 	}
 }
 
-// A client whose connection drops and comes back within the recovery
-// window keeps its socket id and player entry and gets what it missed;
-// the others never see it leave.
+// A client that asked for a presence grace and whose connection drops and
+// comes back within the recovery window keeps its socket id and player
+// entry and gets what it missed; the others never see it leave.
 func TestRecoveryMissesNothing(t *testing.T) {
 	s := startServer(t, nil)
-	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec"}})
+	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec", "presenceGrace": true}})
 	b := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "rec"}})
 	if a.PID == "" {
 		t.Fatal("no pid in the CONNECT reply: recovery is off")
@@ -171,7 +212,7 @@ func TestRecoveryMissesNothing(t *testing.T) {
 	next(t, b, "clear")
 	next(t, b, "add-circle")
 
-	a2 := dial(t, s, sioclient.Options{Auth: mergeAuth(map[string]any{"board": "rec"}, a.RecoveryAuth())})
+	a2 := dial(t, s, sioclient.Options{Auth: mergeAuth(map[string]any{"board": "rec", "presenceGrace": true}, a.RecoveryAuth())})
 	if !a2.Recovered || a2.ID != a.ID {
 		t.Fatalf("not recovered: id %s → %s, recovered %v", a.ID, a2.ID, a2.Recovered)
 	}
@@ -202,6 +243,53 @@ func TestRecoveryMissesNothing(t *testing.T) {
 	waitPlayers(t, b, "BB", "CC")
 }
 
+// Without presenceGrace in the handshake (every lesson-style client), a
+// player leaves as soon as its socket disconnects, whatever the reason,
+// as on Node; recovering the session lists it again.
+func TestLeaveAtOnceWithoutGrace(t *testing.T) {
+	s := startServer(t, nil) // recovery on, default grace
+	for _, tr := range []sioclient.Transport{sioclient.WebSocket, sioclient.Polling} {
+		t.Run(string(tr), func(t *testing.T) {
+			onBoard := map[string]any{"board": "once-" + string(tr)}
+			a := dial(t, s, sioclient.Options{Transport: tr, Auth: onBoard})
+			b := dial(t, s, sioclient.Options{Auth: onBoard})
+			register(t, a, "AA")
+			register(t, b, "BB")
+			waitPlayers(t, b, "AA", "BB")
+			b.Emit("add-circle", circle(1))
+			next(t, a, "add-circle") // a has an offset to recover from
+			next(t, b, "add-circle")
+
+			// A closed tab aborts its held long-poll (one closed in the
+			// instant between two polls is noticed at the heartbeat).
+			for tr == sioclient.Polling && a.PollHeld() < 50*time.Millisecond {
+				time.Sleep(5 * time.Millisecond) // waiting for a held poll, not asserting
+			}
+			start := time.Now()
+			a.Drop() // no goodbye: a closed tab or a lost network
+			waitPlayers(t, b, "BB")
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("dropped player left after %v; want at once", took)
+			} else {
+				t.Logf("dropped player left after %v", took.Round(time.Millisecond))
+			}
+
+			a2 := dial(t, s, sioclient.Options{Transport: tr, Auth: mergeAuth(onBoard, a.RecoveryAuth())})
+			if !a2.Recovered || a2.ID != a.ID {
+				t.Fatalf("not recovered: id %s → %s, recovered %v", a.ID, a2.ID, a2.Recovered)
+			}
+			waitPlayers(t, b, "BB", "AA")
+			waitPlayers(t, a2, "BB", "AA")
+			// Still playing as AA.
+			a2.Emit("add-circle", circle(2))
+			var got board.Circle
+			if err := next(t, b, "add-circle").Decode(0, &got); err != nil || got.Initials != "AA" {
+				t.Fatalf("after recovery: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
 func mergeAuth(ms ...map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, m := range ms {
@@ -225,7 +313,9 @@ func TestRecoveryExpires(t *testing.T) {
 	b.Emit("add-circle", circle(5))
 	next(t, a, "add-circle")
 	a.Drop()
-	waitPlayers(t, b, "BB")
+	waitPlayers(t, b, "BB") // at once: a asked for no grace
+	// What is under test is a return after the window: let it pass.
+	time.Sleep(400 * time.Millisecond)
 
 	a2 := dial(t, s, sioclient.Options{Auth: a.RecoveryAuth()})
 	if a2.Recovered || a2.ID == a.ID {
@@ -245,6 +335,7 @@ func TestCursors(t *testing.T) {
 	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "cur"}})
 	b := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "cur"}})
 	other := dial(t, s, sioclient.Options{})
+	aID, bID := publicID(t, a), publicID(t, b)
 
 	reply, err := a.EmitWithAck(ctxT(t, 5*time.Second), "cursor", map[string]any{"x": 1, "y": 2})
 	if err != nil || !strings.Contains(string(reply[0]), "register-player first") {
@@ -282,7 +373,7 @@ func TestCursors(t *testing.T) {
 			label = last
 		}
 	}
-	if last.ID != a.ID || label.Initials != "AB" || !strings.HasPrefix(label.Color, "hsl(") || last.Y != 2*moves {
+	if last.ID != aID || label.Initials != "AB" || !strings.HasPrefix(label.Color, "hsl(") || last.Y != 2*moves {
 		t.Errorf("cursor %+v, label %+v", last, label)
 	}
 	if batches >= moves {
@@ -304,7 +395,7 @@ func TestCursors(t *testing.T) {
 
 	a.Close()
 	var leave struct{ ID string }
-	if err := next(t, b, "cursor-leave").Decode(0, &leave); err != nil || leave.ID != a.ID {
+	if err := next(t, b, "cursor-leave").Decode(0, &leave); err != nil || leave.ID != aID {
 		t.Fatalf("cursor-leave %+v, %v", leave, err)
 	}
 	// No batch after the leave brings a back (the settle send included):
@@ -317,17 +408,87 @@ func TestCursors(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range batch {
-			if c.ID == a.ID {
+			if c.ID == aID {
 				t.Fatalf("ghost cursor after cursor-leave: %+v", c)
 			}
 		}
-		if len(batch) == 1 && batch[0].ID == b.ID && batch[0].X == 9 {
+		if len(batch) == 1 && batch[0].ID == bID && batch[0].X == 9 {
 			break
 		}
 	}
 	if n := other.Pending("cursors") + other.Pending("cursor-leave"); n != 0 {
 		t.Errorf("another board got %d cursor events", n)
 	}
+}
+
+// Nothing another client receives carries a socket or session id: for
+// socket.io-client 2.x the socket id is the Engine.IO session id, which
+// would let a page post into and read the victim's polling session.
+// Cursors and cursor-leave carry a public id per player, which a recovered
+// socket keeps.
+func TestPublicPlayerIDs(t *testing.T) {
+	s := startServer(t, nil)
+	victim := dial(t, s, sioclient.Options{EIO: 3, Transport: sioclient.Polling, Query: url.Values{"board": {"pub"}}})
+	onBoard := map[string]any{"board": "pub"}
+	a := dial(t, s, sioclient.Options{Auth: onBoard})
+	watcher := dial(t, s, sioclient.Options{Auth: onBoard})
+	victimID, aID := publicID(t, victim), publicID(t, a)
+	secrets := []string{victim.ID, victim.SID, a.ID, a.SID}
+	seen := func(ev sioclient.Event) sioclient.Event {
+		t.Helper()
+		for _, arg := range ev.Args {
+			for _, secret := range secrets {
+				if strings.Contains(string(arg), secret) {
+					t.Errorf("%s to another client carries a socket or session id: %s", ev.Name, arg)
+				}
+			}
+		}
+		return ev
+	}
+	// cursorOf waits for a batch holding id's cursor at x.
+	cursorOf := func(id string, x float64) {
+		t.Helper()
+		for {
+			var batch []cursor
+			if err := seen(next(t, watcher, "cursors")).Decode(0, &batch); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range batch {
+				if c.ID == id && c.X == x {
+					return
+				}
+			}
+		}
+	}
+	register(t, victim, "V2")
+	register(t, a, "AA")
+	waitPlayers(t, watcher, "V2", "AA")
+	victim.Emit("cursor", map[string]any{"x": 7, "y": 7})
+	cursorOf(victimID, 7)
+	a.Emit("cursor", map[string]any{"x": 8, "y": 8})
+	cursorOf(aID, 8)
+
+	// A recovered socket keeps its public id, and its cursor with it.
+	a.Drop()
+	var leave struct{ ID string }
+	if err := seen(next(t, watcher, "cursor-leave")).Decode(0, &leave); err != nil || leave.ID != aID {
+		t.Fatalf("cursor-leave %+v, %v; want %s", leave, err, aID)
+	}
+	a2 := dial(t, s, sioclient.Options{Auth: mergeAuth(onBoard, a.RecoveryAuth())})
+	if !a2.Recovered {
+		t.Fatal("not recovered")
+	}
+	if id := publicID(t, a2); id != aID {
+		t.Errorf("public id %s after recovery, was %s", id, aID)
+	}
+	a2.Emit("cursor", map[string]any{"x": 9, "y": 9})
+	cursorOf(aID, 9)
+
+	victim.Close()
+	if err := seen(next(t, watcher, "cursor-leave")).Decode(0, &leave); err != nil || leave.ID != victimID {
+		t.Fatalf("cursor-leave %+v, %v; want %s", leave, err, victimID)
+	}
+	waitPlayers(t, watcher, "AA")
 }
 
 // A moving cursor's batch entries are {id, x, y} after its first full one,
@@ -337,6 +498,7 @@ func TestCursorsCompact(t *testing.T) {
 	s := startServer(t, nil)
 	a := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "compact"}})
 	b := dial(t, s, sioclient.Options{Auth: map[string]any{"board": "compact"}})
+	aID := publicID(t, a)
 	register(t, a, "CP")
 	const refreshTicks = 30 // realtime.cursorRefreshTicks
 	compactAt := -1
@@ -350,7 +512,7 @@ func TestCursorsCompact(t *testing.T) {
 		if err := next(t, b, "cursors").Decode(0, &batch); err != nil {
 			t.Fatal(err)
 		}
-		if len(batch) != 1 || batch[0].ID != a.ID || batch[0].X != float64(i) {
+		if len(batch) != 1 || batch[0].ID != aID || batch[0].X != float64(i) {
 			t.Fatalf("batch %d %+v: want a's cursor", i, batch)
 		}
 		hasInitials, hasColor := batch[0].Initials != "", batch[0].Color != ""

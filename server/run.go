@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
 		return err
 	}
-	m := metrics.New(realtime.KnownEvents())
+	m := metrics.New(realtime.ReceivedEvents(), realtime.SentEvents())
 	rtOpts := realtime.Options{Logger: log, Metrics: m, PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, ConnectTimeout: cfg.ConnectTimeout, Limits: cfg.Limits, RecoveryWindow: cfg.RecoveryWindow, PresenceGrace: cfg.PresenceGrace, CursorMode: cfg.CursorMode}
 	member, err := joinCluster(cfg, log, m, &rtOpts)
 	if err != nil {
@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	rt := realtime.New(rtOpts)
 	member.start(rt)
 	defer member.close(log)
-	demo := wsdemo.New(log)
+	demo := wsdemo.New(log, wsdemo.Options{Rate: cfg.WSRate, QueueLen: cfg.WSQueue, PingInterval: cfg.WSPingInterval, MaxPerIP: cfg.MaxConnsPerIP, TrustProxy: cfg.TrustProxy})
 	defer demo.Close()
 	handler, err := web.NewHandler(web.Config{
 		Logger:      log,
@@ -61,17 +61,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Health:      member.health,
 		Metrics:     m.Handler(),
 		WSDemo:      demo,
+
+		MetricsToken: cfg.MetricsToken,
+		BoardOpen:    rt.CanOpenBoard,
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	nofile, err := raiseFileLimit()
+	if err != nil {
+		return err
+	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = maxConnsFor(nofile)
+	}
+	if err := serveMetrics(ctx, cfg.MetricsAddr, m.Handler(), cfg.HTTPIdleTimeout, log); err != nil {
+		return err
+	}
+	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("listening", "addr", ln.Addr().String(), "page_files", map[bool]string{true: "disk", false: "embedded"}[onDisk])
+	ln := &capListener{Listener: raw, max: int64(maxConns), log: log}
+	srv := newHTTPServer(bodyDeadline(handler, cfg.HTTPBodyTimeout), cfg.HTTPIdleTimeout, log)
+	log.Info("listening", "addr", ln.Addr().String(), "page_files", map[bool]string{true: "disk", false: "embedded"}[onDisk],
+		"max_conns", maxConns, "nofile", nofile)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

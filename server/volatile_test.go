@@ -20,8 +20,10 @@ func TestConcurrentVolatileAndReliableEmits(t *testing.T) {
 	s := startServer(t, nil)
 	const n, moves = 6, 40
 	clients := make([]*sioclient.Client, n)
+	ids := map[*sioclient.Client]string{}
 	for i := range clients {
 		clients[i] = dial(t, s, sioclient.Options{Auth: map[string]any{"board": "vol"}})
+		ids[clients[i]] = publicID(t, clients[i])
 		register(t, clients[i], fmt.Sprintf("P%d", i))
 	}
 	var wg sync.WaitGroup
@@ -49,7 +51,7 @@ func TestConcurrentVolatileAndReliableEmits(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, cur := range batch {
-				if cur.ID != c.ID && seen[cur.ID] != moves && cur.X == moves {
+				if cur.ID != ids[c] && seen[cur.ID] != moves && cur.X == moves {
 					done++
 				}
 				seen[cur.ID] = cur.X

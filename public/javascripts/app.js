@@ -21,29 +21,57 @@
     transports: ['websocket', 'polling'],
     timeout: 5000,
     reconnectionDelayMax: 3000,
-    auth: { board: boardName, batch: true }
+    auth: { board: boardName, batch: true, presenceGrace: true }
   });
 
-  var initials = askInitials();
+  // Initials are asked in the page, not with prompt(): a prompt blocks the
+  // page before it has drawn (and hangs a headless screenshot). Kept for
+  // the tab's life, so a reload plays on under the same initials.
+  var initials = validInitials(window.sessionStorage.getItem('initials'));
+  var joinForm = initials ? null : askInitials();
+
+  function validInitials(v) {
+    v = String(v || '').trim();
+    return /^[A-Za-z0-9]{1,3}$/.test(v) ? v.toUpperCase() : '';
+  }
 
   function askInitials() {
-    var stored = window.sessionStorage.getItem('initials');
-    var value = stored;
-    while (!/^[A-Za-z0-9]{1,3}$/.test(value || '')) {
-      value = window.prompt('Please enter your initials (1–3 letters or digits)');
-      if (value === null) value = 'ANO'.slice(0, 3); // cancelled: play anonymously
-      value = value.trim();
-    }
-    value = value.toUpperCase();
-    window.sessionStorage.setItem('initials', value);
-    return value;
+    var form = document.createElement('form');
+    form.id = 'join';
+    var label = document.createElement('label');
+    label.textContent = 'Your initials ';
+    var input = document.createElement('input');
+    input.name = 'initials';
+    input.maxLength = 3;
+    input.required = true;
+    input.pattern = '[A-Za-z0-9]{1,3}';
+    input.autocomplete = 'off';
+    input.title = '1–3 letters or digits';
+    label.appendChild(input);
+    var button = document.createElement('button');
+    button.type = 'submit';
+    button.textContent = 'Play';
+    form.append(label, button);
+    form.addEventListener('submit', function (evt) {
+      evt.preventDefault();
+      var value = validInitials(input.value);
+      if (!value) return;
+      initials = value;
+      window.sessionStorage.setItem('initials', initials);
+      form.remove();
+      joinForm = null;
+      if (socket.connected) socket.emit('register-player', initials);
+    });
+    document.body.appendChild(form);
+    input.focus();
+    return form;
   }
 
   socket.on('connect', function () {
     status.textContent = 'connected';
     // A recovered connection kept its player and got what it missed.
     // Otherwise register again: this also re-registers after a restart.
-    if (!socket.recovered) socket.emit('register-player', initials);
+    if (!socket.recovered && initials) socket.emit('register-player', initials);
   });
 
   // Late joiners: the board's circles so far (also after a reconnection
@@ -65,6 +93,11 @@
 
   socket.on('disconnect', function () {
     status.textContent = 'reconnecting…';
+  });
+  // A refused connection says why (e.g. the server is full, or the
+  // board name is invalid); the client keeps retrying.
+  socket.on('connect_error', function (err) {
+    status.textContent = 'cannot connect: ' + (err && err.message);
   });
 
   socket.on('add-circle', addCircle);
@@ -90,11 +123,15 @@
   });
 
   circles.addEventListener('click', function (evt) {
+    if (!initials) { // not playing yet: the form says how
+      if (joinForm) joinForm.elements.initials.focus();
+      return;
+    }
     socket.emit('add-circle', {
       initials: initials,
       x: evt.clientX,
       y: evt.clientY,
-      dia: randomBetween(10, 100),
+      dia: randomBetween(20, 100), // big and opaque enough to see
       rgba: getRandomRGBA()
     });
   });
@@ -149,6 +186,6 @@
 
   function getRandomRGBA() {
     return 'rgba(' + randomBetween(0, 255) + ',' + randomBetween(0, 255) + ',' +
-      randomBetween(0, 255) + ',' + randomBetween(2, 10) / 10 + ')';
+      randomBetween(0, 255) + ',' + randomBetween(5, 10) / 10 + ')';
   }
 })();

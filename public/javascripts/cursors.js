@@ -10,6 +10,8 @@
 
   window.startCursors = function (socket, layer) {
     var shown = {}; // id → {el, timer}
+    var me = null;  // this page's public player id: its own cursor is not drawn
+    socket.on('player-id', function (msg) { me = msg && msg.id; });
     var pending = null;
     var timer = null;
 
@@ -28,7 +30,7 @@
       // Most entries are the compact [id, x, y]; initials and colour come
       // in full {id, initials, color, x, y} entries now and then.
       if (Array.isArray(c)) c = { id: c[0], x: c[1], y: c[2] };
-      if (!c || typeof c.id !== 'string' || c.id === socket.id) return;
+      if (!c || typeof c.id !== 'string' || c.id === me) return;
       var entry = shown[c.id];
       if (!entry) {
         var el = document.createElement('div');

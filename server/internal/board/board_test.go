@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseInitials(t *testing.T) {
@@ -44,25 +45,33 @@ func TestParseCircle(t *testing.T) {
 	if want := (Circle{Initials: "AB", X: 10, Y: 20.5, Dia: 30, RGBA: "rgba(1,2,3,0.4)"}); c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
+	// -0 is relayed as 0.
+	c, err = ParseCircle(circle(math.Copysign(0, -1), math.Copysign(0, -1), 5.0, "red"))
+	if err != nil || math.Signbit(c.X) || math.Signbit(c.Y) {
+		t.Errorf("-0: got %+v, %v; want x and y 0", c, err)
+	}
 
 	bad := map[string]any{
-		"not an object": "circle",
-		"array":         []any{1.0, 2.0},
-		"nil":           nil,
-		"x missing":     map[string]any{"y": 1.0, "dia": 1.0, "rgba": "red"},
-		"x string":      circle("1", 1.0, 1.0, "red"),
-		"x negative":    circle(-1.0, 1.0, 1.0, "red"),
-		"x huge":        circle(MaxCoord+1.0, 1.0, 1.0, "red"),
-		"y NaN":         circle(1.0, math.NaN(), 1.0, "red"),
-		"y Inf":         circle(1.0, math.Inf(1), 1.0, "red"),
-		"dia zero":      circle(1.0, 1.0, 0.0, "red"),
-		"dia huge":      circle(1.0, 1.0, MaxDia+1.0, "red"),
-		"rgba missing":  circle(1.0, 1.0, 1.0, nil),
-		"rgba number":   circle(1.0, 1.0, 1.0, 5.0),
-		"rgba markup":   circle(1.0, 1.0, 1.0, "<script>alert(1)</script>"),
-		"rgba url":      circle(1.0, 1.0, 1.0, "url(javascript:alert(1))"),
-		"rgba inject":   circle(1.0, 1.0, 1.0, "red; background-image: url(x)"),
-		"bad initials":  map[string]any{"initials": "<b>", "x": 1.0, "y": 1.0, "dia": 1.0, "rgba": "red"},
+		"not an object":  "circle",
+		"array":          []any{1.0, 2.0},
+		"nil":            nil,
+		"x missing":      map[string]any{"y": 1.0, "dia": 1.0, "rgba": "red"},
+		"x string":       circle("1", 1.0, 1.0, "red"),
+		"x negative":     circle(-1.0, 1.0, 1.0, "red"),
+		"x huge":         circle(MaxCoord+1.0, 1.0, 1.0, "red"),
+		"y NaN":          circle(1.0, math.NaN(), 1.0, "red"),
+		"y Inf":          circle(1.0, math.Inf(1), 1.0, "red"),
+		"dia zero":       circle(1.0, 1.0, 0.0, "red"),
+		"dia huge":       circle(1.0, 1.0, MaxDia+1.0, "red"),
+		"rgba missing":   circle(1.0, 1.0, 1.0, nil),
+		"rgba number":    circle(1.0, 1.0, 1.0, 5.0),
+		"rgba markup":    circle(1.0, 1.0, 1.0, "<script>alert(1)</script>"),
+		"rgba url":       circle(1.0, 1.0, 1.0, "url(javascript:alert(1))"),
+		"rgba inject":    circle(1.0, 1.0, 1.0, "red; background-image: url(x)"),
+		"rgba invisible": circle(1.0, 1.0, 1.0, "rgba(0,0,0,0)"),
+		"rgba too long":  circle(1.0, 1.0, 1.0, "rgb("+strings.Repeat("0", 60)+"1, 2, 3)"),
+		"rgba ignored":   circle(1.0, 1.0, 1.0, "rgb(1/2/3)"),
+		"bad initials":   map[string]any{"initials": "<b>", "x": 1.0, "y": 1.0, "dia": 1.0, "rgba": "red"},
 	}
 	for name, in := range bad {
 		if _, err := ParseCircle(in); !errors.Is(err, ErrInvalid) {
@@ -72,17 +81,31 @@ func TestParseCircle(t *testing.T) {
 }
 
 func TestValidColour(t *testing.T) {
-	for _, s := range []string{"red", "RebeccaPurple", "transparent", "#abc", "#abcd", "#a1b2c3", "#a1b2c3d4",
-		"rgba(255,0,0,0.5)", "rgb(1, 2, 3)", "rgb(1 2 3 / 50%)", "hsl(120deg 50% 50%)", "hsla(120, 50%, 50%, .3)"} {
+	for _, s := range []string{"red", "RebeccaPurple", "#abc", "#abcd", "#a1b2c3", "#a1b2c3d4",
+		"rgba(255,0,0,0.5)", "rgb(1, 2, 3)", "rgb(1 2 3 / 50%)", "hsl(120deg 50% 50%)", "hsla(120, 50%, 50%, .3)",
+		"rgb(300, -5, 0)", "oklch(60% 0.15 50)", "color(srgb 1 0 0 / .5)", "rgb(none 2 3)", strings.Repeat(" ", 100) + "red"} {
 		if !ValidColour(s) {
 			t.Errorf("ValidColour(%q) = false", s)
 		}
 	}
 	for _, s := range []string{"", "#ab", "#abcde", "#ggg", "redd", "rgb(1,2)", "rgb(1,2,3,4,5)", "rgb(a,b,c)",
 		"rgba(1,2,3,0.5);x:y", "expression(alert(1))", "url(x)", "rgb(NaN,1,1)", "var(--x)",
-		strings.Repeat("a", 100)} {
+		strings.Repeat("a", 100), "rgb(1/2/3)", "rgb (1,2,3)", "rgb(1., 2, 3)", "rgb(1, 2%, 3)",
+		"rgb(" + strings.Repeat("0", 60) + "1, 2, 3)", // a colour to a browser, but over 64 characters
+		"transparent", "#0000", "rgba(0,0,0,0)", "rgb(1 2 3 / none)", "rgba(1,2,3,-1)"} {
 		if ValidColour(s) {
 			t.Errorf("ValidColour(%q) = true", s)
+		}
+	}
+}
+
+// Alpha is clamped to [0, 1] as browsers do.
+func TestColourAlpha(t *testing.T) {
+	for s, want := range map[string]float64{"red": 1, "#0008": 8.0 / 15, "#00000080": 128.0 / 255,
+		"rgba(1,2,3,5)": 1, "rgba(1,2,3,-1)": 0, "rgb(1 2 3 / 150%)": 1, "rgb(1 2 3 / 25%)": 0.25,
+		"hsl(1 2% 3% / none)": 0, "transparent": 0, "rgb(1 2 3 / 1e999)": 1} {
+		if got, ok := ColourAlpha(s); !ok || math.Abs(got-want) > 1e-9 {
+			t.Errorf("ColourAlpha(%q) = %v, %v; want %v", s, got, ok, want)
 		}
 	}
 }
@@ -157,7 +180,57 @@ func TestMemoryCircles(t *testing.T) {
 	if got, _ := m.Circles(ctx, "b"); len(got) != 0 {
 		t.Errorf("after Clear: %d circles", len(got))
 	}
+	if _, err := m.Join(ctx, "p", Player{ID: "1", Initials: "AB"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Circles(ctx, "p"); got == nil {
+		t.Errorf("Circles of a board with a player only is nil; want [] so it encodes as an array")
+	}
+	m.Leave(ctx, "p", "1")
 	if len(m.boards) != 0 {
 		t.Errorf("cleared empty board kept")
+	}
+}
+
+// Boards without sockets are evicted least recently used first when a
+// cap is reached and after the idle TTL; boards with sockets never are,
+// and a new board is refused when all are live.
+func TestMemoryLimits(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryLimited(Limits{MaxBoards: 3, MaxCircles: 10, IdleTTL: time.Minute})
+	for _, name := range []string{"a", "b", "c"} {
+		if err := m.Open(name, false); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_ = m.AddCircle(ctx, name, Circle{Initials: "X", X: 1, Y: 1, Dia: 1, RGBA: "red"})
+		}
+	}
+	if err := m.Open("d", false); !errors.Is(err, ErrFull) {
+		t.Fatalf("4th board with 3 live: %v, want ErrFull", err)
+	}
+	if m.CanOpen("d") || !m.CanOpen("a") {
+		t.Error("CanOpen disagrees with Open")
+	}
+	// 10 circles at most: a's oldest falls off.
+	_ = m.AddCircle(ctx, "a", Circle{Initials: "X", X: 2, Y: 1, Dia: 1, RGBA: "red"})
+	_ = m.AddCircle(ctx, "a", Circle{Initials: "X", X: 3, Y: 1, Dia: 1, RGBA: "red"})
+	if _, n := m.Stats(); n != 10 {
+		t.Errorf("%d circles kept, cap 10", n)
+	}
+	m.Release("b")
+	m.Release("c")
+	if err := m.Open("d", false); err != nil {
+		t.Fatalf("with b and c idle: %v", err)
+	}
+	if cs, _ := m.Circles(ctx, "b"); len(cs) != 0 {
+		t.Error("b, the least recently used idle board, was not evicted")
+	}
+	if cs, _ := m.Circles(ctx, "c"); len(cs) != 3 {
+		t.Error("c was evicted before b")
+	}
+	m.Sweep(time.Now().Add(2 * time.Minute))
+	if boards, _ := m.Stats(); boards != 2 {
+		t.Errorf("after the idle TTL: %d boards, want a and d (live)", boards)
 	}
 }

@@ -55,8 +55,10 @@ func ParseCircle(raw any) (Circle, error) {
 		return Circle{}, err
 	}
 	colour, _ := m["rgba"].(string)
-	if !ValidColour(colour) {
-		return Circle{}, invalidf("circle.rgba: want a CSS colour such as rgba(255,0,0,0.5)")
+	if alpha, ok := ColourAlpha(colour); !ok {
+		return Circle{}, invalidf("circle.rgba: want a CSS colour of at most %d characters, such as rgba(255,0,0,0.5)", MaxColourLen)
+	} else if alpha <= 0 {
+		return Circle{}, invalidf("circle.rgba: a fully transparent colour draws nothing")
 	}
 	c.RGBA = strings.TrimSpace(colour)
 	if v, present := m["initials"]; present && v != nil && v != "" {
@@ -74,6 +76,9 @@ func number(m map[string]any, field string, lo, hi float64) (float64, error) {
 	}
 	if f < lo || f > hi {
 		return 0, invalidf("circle.%s: %g is outside [%g, %g]", field, f, lo, hi)
+	}
+	if f == 0 {
+		f = 0 // -0 goes out as 0
 	}
 	return f, nil
 }

@@ -1,76 +1,251 @@
 package board
 
 import (
-	"math"
+	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// ValidColour reports whether s is a CSS colour we are willing to relay:
-// #rgb/#rgba/#rrggbb/#rrggbbaa, rgb()/rgba()/hsl()/hsla() with numeric
-// arguments, or a named colour. Anything else (url(), expressions, markup)
-// is refused, so a relayed colour can only ever paint a circle.
+// MaxColourLen is the longest colour string accepted: any real colour fits.
+const MaxColourLen = 64
+
+// ValidColour reports whether s is a CSS colour a browser draws with
+// something visible: a colour CSS Color 4 accepts (hex, rgb()/rgba(),
+// hsl()/hsla(), hwb(), lab(), lch(), oklab(), oklch(), color(), or a named
+// colour; out-of-range numbers are fine, browsers clamp them) that is not
+// fully transparent, in at most MaxColourLen characters. Anything else
+// (url(), expressions, markup, what browsers ignore such as rgb(1/2/3)) is
+// refused, so a relayed colour can only ever paint a circle.
 func ValidColour(s string) bool {
+	alpha, ok := ColourAlpha(s)
+	return ok && alpha > 0
+}
+
+// ColourAlpha parses s as a CSS colour (the grammar ValidColour accepts,
+// transparent ones included) and returns its alpha, clamped to [0, 1] as
+// browsers do.
+func ColourAlpha(s string) (float64, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) == 0 || len(s) > 64 {
-		return false
+	if len(s) == 0 || len(s) > MaxColourLen {
+		return 0, false
 	}
 	if hex, ok := strings.CutPrefix(s, "#"); ok {
-		return validHex(hex)
+		return hexAlpha(hex)
 	}
-	if fn, args, ok := cutFunction(s); ok {
-		return validFunction(fn, args)
+	if open := strings.IndexByte(s, '('); open > 0 && strings.HasSuffix(s, ")") {
+		// No space between the name and "(": "rgb (1,2,3)" is not a colour.
+		return functionAlpha(s[:open], s[open+1:len(s)-1])
 	}
-	return namedColours[s]
+	if s == "transparent" {
+		return 0, true
+	}
+	return 1, namedColours[s]
 }
 
-func validHex(h string) bool {
-	switch len(h) {
-	case 3, 4, 6, 8:
-	default:
-		return false
-	}
+func hexAlpha(h string) (float64, bool) {
 	for _, r := range h {
 		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
+			return 0, false
 		}
 	}
-	return true
-}
-
-func cutFunction(s string) (fn, args string, ok bool) {
-	open := strings.IndexByte(s, '(')
-	if open < 0 || !strings.HasSuffix(s, ")") {
-		return "", "", false
+	switch len(h) {
+	case 3, 6:
+		return 1, true
+	case 4:
+		v, _ := strconv.ParseUint(h[3:], 16, 8)
+		return float64(v) / 15, true
+	case 8:
+		v, _ := strconv.ParseUint(h[6:], 16, 8)
+		return float64(v) / 255, true
 	}
-	return strings.TrimSpace(s[:open]), s[open+1 : len(s)-1], true
+	return 0, false
 }
 
-// validFunction accepts both the legacy comma syntax, rgba(1, 2, 3, 0.5),
-// and the modern space syntax, rgb(1 2 3 / 50%).
-func validFunction(fn, args string) bool {
+// Component kinds of colour functions.
+const (
+	num   = 1 << iota // <number>
+	pct               // <percentage>
+	angle             // <number> or <angle> (a hue)
+	none              // the keyword none (modern syntax only)
+)
+
+// modern is each function's three components in the space-separated
+// syntax (CSS Color 4), all of which also take none.
+var modern = map[string][3]int{
+	"rgb": {num | pct, num | pct, num | pct}, "rgba": {num | pct, num | pct, num | pct},
+	"hsl": {angle, num | pct, num | pct}, "hsla": {angle, num | pct, num | pct},
+	"hwb": {angle, num | pct, num | pct},
+	"lab": {num | pct, num | pct, num | pct}, "oklab": {num | pct, num | pct, num | pct},
+	"lch": {num | pct, num | pct, angle}, "oklch": {num | pct, num | pct, angle},
+}
+
+// colorSpaces are the predefined spaces of color().
+var colorSpaces = map[string]bool{"srgb": true, "srgb-linear": true, "display-p3": true, "a98-rgb": true,
+	"prophoto-rgb": true, "rec2020": true, "xyz": true, "xyz-d50": true, "xyz-d65": true}
+
+// functionAlpha checks fn(args) against CSS Color 4: the legacy comma
+// syntax for rgb(a)/hsl(a), else the modern one, [c1 c2 c3 [/ alpha]].
+func functionAlpha(fn, args string) (float64, bool) {
+	toks := colourTokens(args)
+	if fn == "color" {
+		if len(toks) == 0 || !colorSpaces[toks[0]] {
+			return 0, false
+		}
+		return modernAlpha(toks[1:], [3]int{num | pct, num | pct, num | pct})
+	}
+	kinds, known := modern[fn]
+	if !known {
+		return 0, false
+	}
+	if slices.Contains(toks, ",") {
+		return legacyAlpha(fn, toks)
+	}
+	return modernAlpha(toks, kinds)
+}
+
+// colourTokens splits a function's arguments at whitespace, keeping "," and
+// "/" as tokens of their own.
+func colourTokens(args string) []string {
+	args = strings.NewReplacer(",", " , ", "/", " / ").Replace(args)
+	return strings.Fields(args)
+}
+
+func modernAlpha(toks []string, kinds [3]int) (float64, bool) {
+	if len(toks) != 3 && len(toks) != 5 {
+		return 0, false
+	}
+	for i, k := range kinds {
+		if _, ok := component(toks[i], k|none); !ok {
+			return 0, false
+		}
+	}
+	if len(toks) == 3 {
+		return 1, true
+	}
+	if toks[3] != "/" {
+		return 0, false
+	}
+	return alphaValue(toks[4], true)
+}
+
+// legacyAlpha is rgb(r, g, b[, a]) with all three numbers or all three
+// percentages, or hsl(h, s%, l%[, a]); no none.
+func legacyAlpha(fn string, toks []string) (float64, bool) {
+	if len(toks) != 5 && len(toks) != 7 {
+		return 0, false
+	}
+	for i := 1; i < len(toks); i += 2 {
+		if toks[i] != "," {
+			return 0, false
+		}
+	}
+	c := []string{toks[0], toks[2], toks[4]}
 	switch fn {
-	case "rgb", "rgba", "hsl", "hsla":
+	case "rgb", "rgba":
+		kind := num
+		if strings.HasSuffix(c[0], "%") {
+			kind = pct
+		}
+		for _, t := range c {
+			if _, ok := component(t, kind); !ok {
+				return 0, false
+			}
+		}
+	case "hsl", "hsla":
+		_, okH := component(c[0], angle)
+		_, okS := component(c[1], pct)
+		_, okL := component(c[2], pct)
+		if !okH || !okS || !okL {
+			return 0, false
+		}
 	default:
-		return false
+		return 0, false
 	}
-	args = strings.ReplaceAll(args, "/", " ")
-	args = strings.ReplaceAll(args, ",", " ")
-	parts := strings.Fields(args)
-	if len(parts) != 3 && len(parts) != 4 {
-		return false
+	if len(toks) == 5 {
+		return 1, true
 	}
-	for i, p := range parts {
-		if fn[0] == 'h' && i == 0 {
-			p = strings.TrimSuffix(p, "deg")
+	return alphaValue(toks[6], false)
+}
+
+// alphaValue is an <alpha-value> (number or percentage) clamped to [0, 1];
+// none (modern syntax) is 0.
+func alphaValue(tok string, noneOK bool) (float64, bool) {
+	if tok == "none" {
+		return 0, noneOK
+	}
+	if v, ok := component(tok, pct); ok {
+		return min(max(v/100, 0), 1), true
+	}
+	v, ok := component(tok, num)
+	return min(max(v, 0), 1), ok
+}
+
+// component parses one token of a kind allowed by kinds; for a
+// percentage, the value is the number before "%".
+func component(tok string, kinds int) (float64, bool) {
+	if tok == "none" {
+		return 0, kinds&none != 0
+	}
+	if kinds&pct != 0 {
+		if n, ok := strings.CutSuffix(tok, "%"); ok {
+			return cssNumber(n)
 		}
-		p = strings.TrimSuffix(p, "%")
-		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || math.IsNaN(f) || f < -360 || f > 360 {
-			return false
+	}
+	if kinds&angle != 0 {
+		for _, unit := range []string{"deg", "grad", "rad", "turn"} {
+			if n, ok := strings.CutSuffix(tok, unit); ok {
+				return cssNumber(n)
+			}
 		}
 	}
-	return true
+	if kinds&(num|angle) != 0 {
+		return cssNumber(tok)
+	}
+	return 0, false
+}
+
+// cssNumber parses a CSS <number>: [+-] digits [. digits] or [+-] . digits,
+// with an optional exponent. Not Go's syntax: no "1.", "inf", "0x1p3", "_".
+func cssNumber(s string) (float64, bool) {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	intPart := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0, false
+		}
+	} else if intPart == 0 {
+		return 0, false
+	}
+	if i < len(s) && s[i] == 'e' {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	if i != len(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return f, true // ±Inf for a huge exponent: clamped like any big number
 }
 
 // namedColours are CSS Color Module Level 4's named colours.
@@ -91,7 +266,7 @@ var namedColours = func() map[string]bool {
 	palegoldenrod palegreen paleturquoise palevioletred papayawhip peachpuff peru pink plum
 	powderblue purple rebeccapurple red rosybrown royalblue saddlebrown salmon sandybrown
 	seagreen seashell sienna silver skyblue slateblue slategray slategrey snow springgreen
-	steelblue tan teal thistle tomato transparent turquoise violet wheat white whitesmoke
+	steelblue tan teal thistle tomato turquoise violet wheat white whitesmoke
 	yellow yellowgreen`)
 	m := make(map[string]bool, len(names))
 	for _, n := range names {

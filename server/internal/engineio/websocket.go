@@ -345,13 +345,8 @@ func (t *wsTransport) fail(code int, reason string) {
 	s := t.sock
 	s.mu.Lock()
 	t.closeWith(code, reason)
-	probe := s.probe == t
 	s.mu.Unlock()
-	if probe {
-		s.onTransportError(t, errors.New(reason))
-	} else {
-		s.onClose("parse error", errors.New(reason))
-	}
+	s.onParseError(t, errors.New(reason))
 	// Give the writer closeWait to send the close frame, reading (and
 	// dropping) what the client still sends meanwhile.
 	_ = t.conn.SetReadDeadline(time.Now().Add(closeWait))

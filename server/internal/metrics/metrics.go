@@ -47,8 +47,10 @@ func (b byEvent) inc(name string) {
 }
 
 // New registers the counters. Events are labelled only with the known
-// names, since clients choose event names and labels must stay bounded.
-func New(knownEvents []string) *Metrics {
+// names, since clients choose event names and labels must stay bounded:
+// received (and rejected) events with the names the server handles, sent
+// ones with the names it emits, so no label is a name that is always 0.
+func New(received, sent []string) *Metrics {
 	vec := func(name, help string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"event"})
 	}
@@ -60,9 +62,9 @@ func New(knownEvents []string) *Metrics {
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "circles_connected_clients", Help: "Socket.IO clients connected to this node.",
 		}),
-		eventsIn:  newByEvent(in, knownEvents),
-		eventsOut: newByEvent(out, knownEvents),
-		rejected:  newByEvent(rejected, knownEvents),
+		eventsIn:  newByEvent(in, received),
+		eventsOut: newByEvent(out, sent),
+		rejected:  newByEvent(rejected, received),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "circles_redis_errors_total", Help: "Failed Redis calls (store, heartbeat, adapter).",
 		}),
@@ -135,5 +137,13 @@ func (m *Metrics) RedisError(error) {
 func (m *Metrics) RedisDropped() {
 	if m != nil {
 		m.dropped.Inc()
+	}
+}
+
+// Gauge registers a gauge read from f at each scrape (the memory caps'
+// usage: replay bytes, boards, circles).
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
 }

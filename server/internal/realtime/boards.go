@@ -1,8 +1,12 @@
 package realtime
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
@@ -52,6 +56,59 @@ func (s *Server) chooseBoard(so *socket.Socket, next func(*socket.ExtendedError)
 		next(socket.NewExtendedError("invalid board: a board name is 1–32 letters, digits or '-'", nil))
 		return
 	}
-	so.SetData(&player{board: name})
+	if err := s.holdBoard(so, name, false); err != nil {
+		s.boardWarns.warn(s.log, "connection rejected", "reason", "boards full", "board", name, "max_boards", s.limits.MaxBoards)
+		next(socket.NewExtendedError(err.Error(), nil))
+		return
+	}
+	so.SetData(&player{board: name, id: newPublicID(), grace: wantsGrace(so)})
 	next(nil)
+}
+
+// boardKeeper is a store that keeps boards within caps (board.Memory):
+// it is told which boards have connected sockets, which it never evicts.
+type boardKeeper interface {
+	Open(name string, force bool) error
+	Release(name string)
+	CanOpen(name string) bool
+	Sweep(now time.Time)
+	Stats() (boards, circles int)
+}
+
+// holdBoard counts so on its board until its connection closes (which
+// happens exactly once, whether or not the socket ever connects). A new
+// board is refused when the node is full, unless force.
+func (s *Server) holdBoard(so *socket.Socket, name string, force bool) error {
+	if s.keeper == nil {
+		return nil
+	}
+	if err := s.keeper.Open(name, force); err != nil {
+		return err
+	}
+	var once sync.Once
+	release := func(...any) { once.Do(func() { s.keeper.Release(name) }) }
+	conn := so.Conn()
+	_ = conn.Once("close", release)
+	if conn.ReadyState() == "closed" {
+		release()
+	}
+	return nil
+}
+
+// CanOpenBoard reports whether a page for board name can play now: the
+// board exists or the node has room for it (the web package shows a
+// "server full" page otherwise).
+func (s *Server) CanOpenBoard(name string) bool {
+	return s.keeper == nil || s.keeper.CanOpen(name)
+}
+
+// newPublicID is a player's id on the wire to other clients (cursors,
+// cursor-leave). Socket ids are not for sharing: for socket.io-client 2.x
+// the socket id is the Engine.IO session id, which lets whoever knows it
+// post into and read that client's polling session. It lives in the
+// socket's data, so a recovered socket keeps it.
+func newPublicID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -15,7 +15,7 @@ import (
 // cursorRefreshTicks), as {id, initials, color, x, y}; otherwise it is the
 // array [id, x, y] (MarshalJSON).
 type Cursor struct {
-	ID       string  `json:"id"` // socket id
+	ID       string  `json:"id"` // the player's public id, never a socket id
 	Initials string  `json:"initials,omitempty"`
 	Color    string  `json:"color,omitempty"` // CSS colour the server assigns
 	X        float64 `json:"x"`
@@ -62,7 +62,7 @@ const cursorSettleTicks = 6
 // sent in full: at 200 cursors that is most of the bytes of the hall.
 const cursorRefreshTicks = 30
 
-// cursorColour gives a player a stable hue from its socket id (a recovered
+// cursorColour gives a player a stable hue from its public id (a recovered
 // socket keeps its id, so it keeps its colour).
 func cursorColour(id string) string {
 	h := fnv.New32a()

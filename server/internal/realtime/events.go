@@ -13,7 +13,10 @@ import (
 type player struct {
 	board    string
 	initials string
+	id       string      // public id (newPublicID): what other clients see, never the socket id
+	grace    bool        // asked for a presence grace in the handshake (wantsGrace)
 	saidBye  atomic.Bool // sent DISCONNECT: leaves at once, never waits to recover
+	warns    warnSampler // limits.go: this socket's warnings, sampled
 }
 
 // room is the Socket.IO room of a board. Every emit goes to a room rather
@@ -28,7 +31,7 @@ func (s *Server) attach(io *socket.Server) {
 	io.On("connection", func(args ...any) {
 		socket := args[0].(*socket.Socket)
 		me := socket.Data().(*player) // set by chooseBoard, or restored on recovery
-		socket.Use(s.limitEvents(socket))
+		socket.Use(s.limitEvents(socket, me))
 		everyone := io.To(room(me.board))
 		if socket.Recovered() {
 			s.recovered(socket, me)
@@ -56,7 +59,7 @@ func (s *Server) attach(io *socket.Server) {
 				return
 			}
 			me.initials = initials
-			_ = everyone.Emit("update-player-list", list)
+			s.queuePlayerList(me.board, list)
 			ok(ack)
 		})
 
@@ -77,7 +80,13 @@ func (s *Server) attach(io *socket.Server) {
 			defer s.boardMu.Unlock()
 			ctx, cancel := s.ctx()
 			defer cancel()
-			if err := s.store.AddCircle(ctx, me.board, circle); err != nil {
+			if me.initials == "" {
+				err = s.notSomeoneElses(ctx, me.board, circle.Initials)
+			}
+			if err == nil {
+				err = s.store.AddCircle(ctx, me.board, circle)
+			}
+			if err != nil {
 				s.reject(socket, "add-circle", ack, err)
 				return
 			}
@@ -115,6 +124,7 @@ func (s *Server) attach(io *socket.Server) {
 
 		socket.On("disconnect", onlyOnce(func(args ...any) {
 			reason, _ := first(args).(string)
+			me.flushWarnings(s.log, socket.Id())
 			s.leave(socket, me, reason)
 		}))
 	})

@@ -61,8 +61,15 @@ func eventName(p []byte) []byte {
 	return name[:end]
 }
 
-// KnownEvents are the event names metrics label by name.
-func KnownEvents() []string {
-	return append([]string{"register-player", "add-circle", "update-player-list", "error-message",
-		"board", "circles", "cursor", "cursors", "cursor-leave"}, ClearEvents...)
+// ReceivedEvents are the event names the server handles from clients:
+// metrics label incoming and rejected events by them.
+func ReceivedEvents() []string {
+	return append([]string{"register-player", "add-circle", "cursor", "spy", "mouse"}, ClearEvents...)
+}
+
+// SentEvents are the event names the server emits: metrics label
+// deliveries by them.
+func SentEvents() []string {
+	return append([]string{"add-circle", "update-player-list", "error-message", "board", BatchEvent,
+		"cursors", "cursor-leave", PlayerIDEvent, "spy", "mouse"}, ClearEvents...)
 }

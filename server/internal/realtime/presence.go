@@ -15,19 +15,35 @@ import (
 // come back with its socket id, rooms and missed events.
 const DefaultRecoveryWindow = 2 * time.Minute
 
-// DefaultPresenceGrace is how long a dropped player stays in the list
-// waiting to recover. A blip of a few seconds must not show as leaving and
-// re-joining; but a lesson-style page closed without a goodbye looks the
-// same to the server (the transport just closes), and the class should see
-// it leave soon, not after the whole recovery window. A client that comes
-// back later still recovers its events and joins the list again.
+// DefaultPresenceGrace is how long a dropped player of a client that
+// asked for a grace (wantsGrace) stays in the list waiting to recover, so
+// a blip of a few seconds does not show as leaving and re-joining. A client
+// that comes back later still recovers its events and joins the list again.
 const DefaultPresenceGrace = 10 * time.Second
+
+// wantsGrace reads the handshake's auth {presenceGrace: true}. Only such
+// clients keep their player through a dropped connection: to the server a
+// lesson-style page whose tab closed looks like a network blip (the
+// transport just closes), and the class must see it leave at once, as on
+// Node. The shipped page opts in and says goodbye on pagehide.
+func wantsGrace(so *socket.Socket) bool {
+	g, _ := so.Handshake().Auth["presenceGrace"].(bool)
+	return g
+}
+
+// PlayerIDEvent tells a socket its player's public id, {id}: the id its
+// cursor has in cursors and cursor-leave. Sent when it connects.
+const PlayerIDEvent = "player-id"
 
 var errCursorNotRegistered = fmt.Errorf("%w cursor: register-player first", board.ErrInvalid)
 
 // attachPresence wires the events beyond the lesson: live cursors and the
 // seeds' spy and mouse demos. Lesson clients never send them.
 func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player) {
+	// The page tells its own cursor from the others' by this id. An
+	// object, not a string: a client granted a recovery pid takes a
+	// trailing string argument for the recovery offset.
+	_ = so.Emit(PlayerIDEvent, map[string]string{"id": me.id})
 	so.On("cursor", func(args ...any) {
 		args, ack := splitAck(args)
 		p, err := board.ParsePoint(args)
@@ -38,8 +54,7 @@ func (s *Server) attachPresence(io *socket.Server, so *socket.Socket, me *player
 			s.reject(so, "cursor", ack, err)
 			return
 		}
-		id := string(so.Id())
-		s.cursors.Move(me.board, Cursor{ID: id, Initials: me.initials, Color: cursorColour(id), X: p.X, Y: p.Y})
+		s.cursors.Move(me.board, Cursor{ID: me.id, Initials: me.initials, Color: cursorColour(me.id), X: p.X, Y: p.Y})
 		ok(ack)
 	})
 
@@ -92,19 +107,23 @@ func (s *Server) sendBoard(so *socket.Socket, boardName string) {
 	if len(circles) > board.MaxCircles {
 		circles = circles[len(circles)-board.MaxCircles:]
 	}
+	if circles == nil {
+		circles = []board.Circle{} // an array, never null, whatever the store
+	}
 	_ = so.Emit("board", circles)
 }
 
-// leave runs on disconnect. The cursor goes at once. A socket that may
-// recover (a dropped connection of a client that speaks recovery) keeps
-// its player entry for the presence grace, so the others do not see it
-// leave and re-join; anything else leaves now.
+// leave runs on disconnect. The cursor goes at once. A socket that asked
+// for a presence grace and may recover (a dropped connection of a client
+// that speaks recovery) keeps its player entry for the grace, so the others
+// do not see it leave and re-join; anything else leaves now, whatever the
+// reason, as on Node. A client that recovers later is listed again.
 func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 	id := so.Id()
-	s.cursors.Leave(me.board, string(id))
+	s.cursors.Leave(me.board, me.id)
 	s.boardMu.Lock()
 	defer s.boardMu.Unlock()
-	if s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
+	if me.grace && s.recovery > 0 && !s.closing && !me.saidBye.Load() && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) &&
 		so.Conn().Protocol() == 4 && me.initials != "" {
 		var t *time.Timer
 		t = time.AfterFunc(s.opts.PresenceGrace, func() {
@@ -126,6 +145,7 @@ func (s *Server) leave(so *socket.Socket, me *player, reason string) {
 // player never left, unless the grace ran out just before: then it joins
 // again under its old initials.
 func (s *Server) recovered(so *socket.Socket, me *player) {
+	_ = s.holdBoard(so, me.board, true) // recovery skips chooseBoard
 	s.boardMu.Lock()
 	defer s.boardMu.Unlock()
 	id := so.Id()
@@ -145,7 +165,7 @@ func (s *Server) recovered(so *socket.Socket, me *player) {
 		s.log.Error("re-adding recovered player", "socket", id, "err", err)
 		return
 	}
-	_ = s.io.To(room(me.board)).Emit("update-player-list", list)
+	s.queuePlayerList(me.board, list)
 }
 
 // removePlayer drops a player and tells its board. Caller holds boardMu.
@@ -158,7 +178,7 @@ func (s *Server) removePlayer(boardName string, id socket.SocketId) {
 		return
 	}
 	if removed {
-		_ = s.io.To(room(boardName)).Emit("update-player-list", list)
+		s.queuePlayerList(boardName, list)
 	}
 }
 

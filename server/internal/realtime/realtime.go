@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -71,8 +72,14 @@ type Server struct {
 	recovery time.Duration // 0 when off
 	limits   config.Limits
 	perIP    *perIP
-	stopTick chan struct{}
-	tickDone chan struct{}
+	kicked   *kicked // limits.go: kicked clients in their cool-down
+	// keeper is the store when it keeps boards within caps (boards.go).
+	keeper     boardKeeper
+	boardWarns warnSampler // "boards full" refusals, sampled
+	// replayBytes is the recovery replay buffer's size (recovery.go).
+	replayBytes atomic.Int64
+	stopTick    chan struct{}
+	tickDone    chan struct{}
 
 	// boardMu serialises "change the store, then tell everyone" per node, so
 	// every client sees board and player-list changes in the store's order
@@ -81,6 +88,7 @@ type Server struct {
 	pending map[socket.SocketId]pendingLeave // dropped players awaiting recovery; boardMu
 	closing bool                             // boardMu
 	batch   map[string][]board.Circle        // per board, circles batch clients have not had yet (under boardMu)
+	lists   map[string][]string              // per board, the player list for the next tick (under boardMu)
 }
 
 // New builds a Socket.IO server with the app's events attached.
@@ -88,8 +96,9 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	limits := withDefaults(opts.Limits)
 	if opts.Store == nil {
-		opts.Store = board.NewMemory()
+		opts.Store = board.NewMemoryLimited(board.Limits{MaxBoards: limits.MaxBoards, MaxCircles: limits.MaxCircles, IdleTTL: limits.BoardIdleTTL})
 	}
 	if opts.MaxHTTPBufferSize <= 0 {
 		opts.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
@@ -112,8 +121,10 @@ func New(opts Options) *Server {
 	if opts.CursorMode == "" {
 		opts.CursorMode = CursorsBatched
 	}
-	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: withDefaults(opts.Limits),
-		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}}
+	s := &Server{store: opts.Store, log: opts.Logger, opts: opts, limits: limits,
+		pending: make(map[socket.SocketId]pendingLeave), batch: map[string][]board.Circle{}, lists: map[string][]string{}}
+	s.kicked = &kicked{until: map[string]time.Time{}}
+	s.keeper, _ = opts.Store.(boardKeeper)
 	s.perIP = &perIP{max: s.limits.MaxConnsPerIP, trustProxy: s.limits.TrustProxy, count: map[string]int{}}
 	s.cursors = newCursorHub(opts.CursorMode, s.emitToBoard)
 
@@ -161,7 +172,8 @@ func New(opts Options) *Server {
 	}
 	if ourAdapter {
 		// recovery.go: encode once per broadcast (and recovery, when on).
-		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery, metrics: opts.Metrics})
+		so.SetAdapter(recoveryAdapterBuilder{window: s.recovery, metrics: opts.Metrics,
+			boardBytes: s.limits.ReplayBoardBytes, totalBytes: s.limits.ReplayBytes, bytes: &s.replayBytes})
 	}
 	s.io = socket.NewServer(nil, so)
 	s.io.Bind(s.eio)
@@ -169,6 +181,14 @@ func New(opts Options) *Server {
 	s.attach(s.io)
 	s.sessions.watchJoins(s.io)
 	s.instrument()
+	opts.Metrics.Gauge("circles_replay_bytes", "Bytes held for connection state recovery (capped by REPLAY_BYTES).",
+		func() float64 { return float64(s.replayBytes.Load()) })
+	if s.keeper != nil {
+		opts.Metrics.Gauge("circles_boards", "Boards kept on this node (capped by MAX_BOARDS).",
+			func() float64 { n, _ := s.keeper.Stats(); return float64(n) })
+		opts.Metrics.Gauge("circles_stored_circles", "Circles kept on all boards of this node (capped by MAX_CIRCLES).",
+			func() float64 { _, n := s.keeper.Stats(); return float64(n) })
+	}
 	s.stopTick, s.tickDone = make(chan struct{}), make(chan struct{})
 	go s.tick(s.limits.BatchTick, s.stopTick, s.tickDone)
 	return s
@@ -204,7 +224,11 @@ func (s *Server) reject(so *socket.Socket, event string, ack socket.Ack, err err
 		msg = "server error, try again"
 	}
 	s.opts.Metrics.Rejected(event)
-	s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
+	if me, ok := so.Data().(*player); ok {
+		me.warn(s.log, "event rejected", "socket", so.Id(), "event", event, "err", err)
+	} else {
+		s.log.Warn("event rejected", "event", event, "socket", so.Id(), "err", err)
+	}
 	if ack != nil {
 		ack([]any{map[string]any{"ok": false, "error": msg}}, nil)
 		return

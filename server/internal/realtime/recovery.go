@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -31,14 +32,17 @@ type recoveryAdapter struct {
 
 	mu       sync.Mutex
 	sessions map[socket.PrivateSessionId]*socket.SessionWithTimestamp
-	packets  []*socket.PersistedPacket // in emit order
+	replay   *replayBuffer // replay.go: stored once, capped in bytes
 }
 
 // recoveryAdapterBuilder is the AdapterConstructor for recoveryAdapter;
-// window 0 means recovery is off.
+// window 0 means recovery is off. The replay buffer holds at most
+// boardBytes per board and totalBytes in all.
 type recoveryAdapterBuilder struct {
-	window  time.Duration
-	metrics *metrics.Metrics // counts deliveries; nil counts nothing
+	window                 time.Duration
+	metrics                *metrics.Metrics // counts deliveries; nil counts nothing
+	boardBytes, totalBytes int
+	bytes                  *atomic.Int64 // the buffer's size, for /metrics
 }
 
 // sweepInterval is how often expired sessions and replay packets go: the
@@ -54,6 +58,7 @@ func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
 		metrics:  b.metrics,
 		stop:     make(chan struct{}),
 		sessions: map[socket.PrivateSessionId]*socket.SessionWithTimestamp{},
+		replay:   newReplayBuffer(b.boardBytes, b.totalBytes, b.bytes),
 	}
 	a.Prototype(a)
 	a.Construct(nsp)
@@ -80,11 +85,7 @@ func (a *recoveryAdapter) sweep(every time.Duration) {
 					delete(a.sessions, pid)
 				}
 			}
-			i := 0
-			for i < len(a.packets) && a.packets[i].EmittedAt < threshold {
-				i++
-			}
-			a.packets = append(a.packets[:0:0], a.packets[i:]...) // let the old array go
+			a.replay.expire(threshold)
 			a.mu.Unlock()
 		}
 	}
@@ -95,15 +96,25 @@ func (a *recoveryAdapter) Close() {
 	a.Adapter.Close()
 }
 
+// maxSessions bounds the dropped sessions kept for recovery (~0.5 KB
+// each): beyond it a dropped client is not kept, and on its return it
+// connects afresh and gets the board, as after the window.
+const maxSessions = 50_000
+
 func (a *recoveryAdapter) PersistSession(session *socket.SessionToPersist) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(a.sessions) >= maxSessions {
+		return
+	}
 	a.sessions[session.Pid] = &socket.SessionWithTimestamp{SessionToPersist: session, DisconnectedAt: time.Now().UnixMilli()}
 }
 
 // RestoreSession is the library's (session-aware-adapter.go
 // RestoreSession): the session if it has not expired, with the events
-// broadcast to its rooms after offset; nil when the offset is unknown.
+// broadcast to its rooms after offset; nil when the offset is unknown,
+// which includes a client that missed more than the buffer holds: it
+// connects afresh and gets the board, never a partial replay.
 func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, offset string) (*socket.Session, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -115,38 +126,11 @@ func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, offset str
 		delete(a.sessions, pid)
 		return nil, nil
 	}
-	index := -1
-	for i, p := range a.packets {
-		if p.Id == offset {
-			index = i
-			break
-		}
-	}
-	if index == -1 {
+	missed, held := a.replay.since(offset, session.Rooms)
+	if !held {
 		return nil, nil
 	}
-	var missed []any
-	for _, p := range a.packets[index+1:] {
-		if includes(session.Rooms, p.Opts) {
-			missed = append(missed, p.Data)
-		}
-	}
 	return &socket.Session{SessionToPersist: session.SessionToPersist, MissedPackets: missed}, nil
-}
-
-// includes is the library's shouldIncludePacket: the session was in one
-// of the packet's rooms (or it went to everyone) and in none it excluded.
-func includes(rooms *types.Set[socket.Room], opts *socket.BroadcastOptions) bool {
-	included := opts.Rooms == nil || opts.Rooms.Len() == 0
-	for _, room := range rooms.Keys() {
-		if opts.Except != nil && opts.Except.Has(room) {
-			return false
-		}
-		if !included && opts.Rooms.Has(room) {
-			included = true
-		}
-	}
-	return included
 }
 
 func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.BroadcastOptions) {
@@ -154,17 +138,26 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	if opts != nil && opts.Flags != nil {
 		flags = opts.Flags
 	}
+	var id string
 	if a.window > 0 && packet.Type == parser.EVENT && packet.Id == nil && !flags.Volatile {
 		// As the library: the offset goes last in the data, so the client
 		// knows the last packet it had (session-aware-adapter.go Broadcast).
-		id := utils.YeastDate()
-		packet.Data = append(utils.TryCast[[]any](packet.Data), id)
+		data := utils.TryCast[[]any](packet.Data)
 		if opts == nil {
 			opts = &socket.BroadcastOptions{Rooms: types.NewSet[socket.Room](), Except: types.NewSet[socket.Room]()}
 		}
-		a.mu.Lock()
-		a.packets = append(a.packets, &socket.PersistedPacket{Id: id, EmittedAt: time.Now().UnixMilli(), Data: packet.Data, Opts: opts})
-		a.mu.Unlock()
+		if name, _ := first(data).(string); name == BatchEvent {
+			// Not stored: its circles are (replay.go). It completes the
+			// board's latest entry, whose offset it carries.
+			a.mu.Lock()
+			if last := a.replay.latest(boardOfRooms(keys(opts.Rooms))); last != "" {
+				packet.Data = append(data, last)
+			}
+			a.mu.Unlock()
+		} else {
+			id = utils.YeastDate()
+			packet.Data = append(data, id)
+		}
 	}
 
 	// The in-memory adapter's Broadcast (adapter.go:149) minus
@@ -172,6 +165,15 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	nsp := a.Nsp()
 	packet.Nsp = nsp.Name()
 	encoded := nsp.Server().Encoder().Encode(packet)
+	if id != "" {
+		size := 1 << 10 // binary attachments: a guess
+		if text, ok := onlyText(encoded); ok {
+			size = len(text)
+		}
+		a.mu.Lock()
+		a.replay.add(utils.TryCast[[]any](packet.Data), id, keys(opts.Rooms), keys(opts.Except), time.Now().UnixMilli(), size)
+		a.mu.Unlock()
+	}
 	wo := &socket.WriteOptions{}
 	wo.PreEncoded = true
 	wo.Volatile = flags.Volatile

@@ -24,6 +24,9 @@ import (
 // rooms, so a cluster adapter carries them: every node batches the circles
 // drawn and the cursors moved on it and broadcasts its own batch.
 
+// sweepEvery is how often boards idle past their TTL are looked for.
+const sweepEvery = time.Second
+
 // BatchEvent is the event batch clients receive each tick.
 const BatchEvent = "circles"
 
@@ -69,12 +72,18 @@ func (s *Server) tick(interval time.Duration, stop <-chan struct{}, done chan<- 
 	defer close(done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastSweep time.Time
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if s.keeper != nil && now.Sub(lastSweep) >= sweepEvery {
+				lastSweep = now
+				s.keeper.Sweep(now) // boards idle past BoardIdleTTL
+			}
 			s.boardMu.Lock()
+			s.sendPlayerLists()
 			s.cursors.flush(s.sendTick)
 			s.boardMu.Unlock()
 		}
@@ -99,5 +108,23 @@ func (s *Server) sendTick(cursors map[string]cursorBatch) {
 		}
 		_ = s.io.To(batchRoom(name)).Emit(BatchEvent, circles, cb.cursors)
 		s.emitTo(eachRoom(name), "cursors", cb.volatile, cb.cursors)
+	}
+}
+
+// queuePlayerList keeps a board's latest player list for the next tick: a
+// board sends at most one update-player-list per tick, the latest, however
+// many players register or leave in it (a hundred sockets registering at
+// their limit would otherwise send every page hundreds of lists a second).
+// The caller holds boardMu.
+func (s *Server) queuePlayerList(boardName string, list []string) {
+	s.lists[boardName] = list
+}
+
+// sendPlayerLists sends the lists queued since the last tick. The caller
+// holds boardMu.
+func (s *Server) sendPlayerLists() {
+	for name, list := range s.lists {
+		delete(s.lists, name)
+		_ = s.io.To(room(name)).Emit("update-player-list", list)
 	}
 }

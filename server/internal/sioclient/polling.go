@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -47,7 +48,13 @@ func (c *Client) pollLoop() {
 		if c.frozen.Load() {
 			return
 		}
-		pkts, err := c.get(context.Background())
+		c.mu.Lock()
+		c.pollSent = time.Now()
+		c.mu.Unlock()
+		pkts, err := c.get(c.pollCtx)
+		c.mu.Lock()
+		c.pollSent = time.Time{}
+		c.mu.Unlock()
 		if err != nil {
 			c.fail(fmt.Errorf("polling: %w", err))
 			return

@@ -101,6 +101,22 @@ type Client struct {
 	done      chan struct{}
 	stopPoll  chan struct{} // closed to stop the polling loop (upgrade)
 	pollDone  chan struct{}
+	// abortPoll cancels the poll loop's request in flight (Drop), as a
+	// closed tab aborts its long-poll.
+	pollCtx   context.Context
+	abortPoll context.CancelFunc
+	pollSent  time.Time // when the poll loop's request in flight was sent (mu)
+}
+
+// PollHeld reports how long the poll loop's GET has been in flight (0 when
+// none is): a long one is held by the server, waiting for something to send.
+func (c *Client) PollHeld() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pollSent.IsZero() {
+		return 0
+	}
+	return time.Since(c.pollSent)
 }
 
 // ErrClosed is returned for operations on a closed client.
@@ -132,6 +148,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		stopPoll: make(chan struct{}),
 		pollDone: make(chan struct{}),
 	}
+	c.pollCtx, c.abortPoll = context.WithCancel(context.Background())
 	if opts.Transport == WebSocket {
 		err = c.openWebSocket(ctx)
 	} else {
@@ -602,7 +619,8 @@ func (c *Client) CloseClean() {
 }
 
 // Drop closes the transport abruptly, without a DISCONNECT, as a network
-// failure would.
+// failure or a closed tab would: the WebSocket's connection, or the
+// long-poll in flight.
 func (c *Client) Drop() {
 	c.writeMu.Lock()
 	ws := c.ws
@@ -611,4 +629,5 @@ func (c *Client) Drop() {
 	if ws != nil {
 		_ = ws.UnderlyingConn().Close()
 	}
+	c.abortPoll()
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -30,10 +31,20 @@ func healthz(report func() Health) gin.HandlerFunc {
 	}
 }
 
-// metricsRoute serves Prometheus metrics; 404 when the server has none.
-func metricsRoute(h http.Handler) gin.HandlerFunc {
-	if h == nil {
+// metricsRoute serves Prometheus metrics to a scraper that sends the
+// token; 404 without a token configured (or without metrics), so the
+// public port does not even show that /metrics exists.
+func metricsRoute(h http.Handler, token string) gin.HandlerFunc {
+	if h == nil || token == "" {
 		return func(c *gin.Context) { c.String(http.StatusNotFound, "404 page not found") }
 	}
-	return gin.WrapH(h)
+	want := []byte("Bearer " + token)
+	return func(c *gin.Context) {
+		if subtle.ConstantTimeCompare([]byte(c.GetHeader("Authorization")), want) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
+			c.String(http.StatusUnauthorized, "401 unauthorized: send Authorization: Bearer $METRICS_TOKEN")
+			return
+		}
+		h.ServeHTTP(c.Writer, c.Request)
+	}
 }

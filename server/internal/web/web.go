@@ -28,6 +28,12 @@ type Config struct {
 	// Health reports /healthz; Metrics serves /metrics (Prometheus).
 	Health  func() Health
 	Metrics http.Handler
+	// MetricsToken must come as "Authorization: Bearer <token>" for
+	// /metrics; empty: /metrics is 404 here (serve it on METRICS_ADDR).
+	MetricsToken string
+	// BoardOpen reports whether a board may be opened (it exists, or the
+	// node has room for another); nil: always.
+	BoardOpen func(name string) bool
 	// WSDemo serves the plain-WebSocket cursor demo's socket at /ws (nil: off).
 	WSDemo http.Handler
 }
@@ -38,16 +44,17 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	pages.open = cfg.BoardOpen
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery(), accessLog(cfg.Logger))
+	r.Use(gin.Recovery(), pathLimits, accessLog(cfg.Logger))
 	r.HandleMethodNotAllowed = false
 
 	r.GET("/", pages.board(board.Default))
 	r.GET("/b/:name", pages.namedBoard)
 	r.Any("/socket.io/*path", socketIO(cfg.SocketIO))
 	r.GET("/healthz", healthz(cfg.Health))
-	r.GET("/metrics", metricsRoute(cfg.Metrics))
+	r.GET("/metrics", metricsRoute(cfg.Metrics, cfg.MetricsToken))
 	if cfg.WSDemo != nil {
 		r.GET("/ws", wsDemo(cfg.WSDemo))
 	}
@@ -67,10 +74,36 @@ func static(public fs.FS) gin.HandlerFunc {
 	}
 }
 
+// Path limits: a file name is at most 255 bytes on the filesystems
+// public/ lives on (longer asks the OS for ENAMETOOLONG, which the file
+// server answers with 500), and no route takes a URL near 8 KiB.
+const (
+	maxSegment = 255
+	maxURI     = 8 << 10
+)
+
+// pathLimits answers over-long URLs with 414 and over-long path segments
+// with 404 before any route sees them.
+func pathLimits(c *gin.Context) {
+	if len(c.Request.RequestURI) > maxURI {
+		c.String(http.StatusRequestURITooLong, "URI too long: at most %d bytes", maxURI)
+		c.Abort()
+		return
+	}
+	for seg := range strings.SplitSeq(c.Request.URL.Path, "/") {
+		if len(seg) > maxSegment {
+			c.String(http.StatusNotFound, "404 page not found")
+			c.Abort()
+			return
+		}
+	}
+}
+
 type pages struct {
 	views  fs.FS
 	reload bool
 	tmpl   *template.Template
+	open   func(string) bool
 }
 
 func newPages(views fs.FS, reload bool) (*pages, error) {
@@ -91,6 +124,11 @@ func (p *pages) namedBoard(c *gin.Context) {
 	name := c.Param("name")
 	if !board.ValidName(name) {
 		c.String(http.StatusNotFound, "no such board: a board name is 1–32 letters, digits or '-'")
+		return
+	}
+	if p.open != nil && !p.open(name) {
+		c.Header("Retry-After", "60")
+		c.String(http.StatusServiceUnavailable, board.ErrFull.Error())
 		return
 	}
 	p.board(name)(c)

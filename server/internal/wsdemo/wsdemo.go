@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
 )
@@ -21,13 +24,52 @@ import (
 // Limits.
 const (
 	// MaxFrame is the largest message accepted: {x, y} needs ~30 bytes.
-	MaxFrame = 512
-	// QueueLen is how many messages wait for one slow client; beyond it
-	// that client misses positions (the next one supersedes them) rather
-	// than holding up everyone else.
-	QueueLen  = 64
+	MaxFrame  = 512
 	writeWait = 5 * time.Second
 )
+
+// Options bound what one connection or one address can cost; zero
+// fields take the defaults.
+type Options struct {
+	// Rate and Burst are messages per second a connection may send (a
+	// pointer moving sends ~30-60); over them it is closed with 1008.
+	Rate  float64
+	Burst int
+	// MaxPerIP is open /ws connections per client address (0: no limit);
+	// TrustProxy counts the address a proxy appends to X-Forwarded-For.
+	MaxPerIP   int
+	TrustProxy bool
+	// QueueLen is how many messages may wait for one client: a client
+	// that falls that far behind is dropped (1008) rather than holding
+	// up memory for everyone else.
+	QueueLen int
+	// PingInterval is how often the server pings; a connection that sends
+	// nothing, not even a pong, for two intervals is closed.
+	PingInterval time.Duration
+}
+
+// Defaults.
+const (
+	DefaultRate         = 60
+	DefaultQueueLen     = 256
+	DefaultPingInterval = 25 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.Rate <= 0 {
+		o.Rate = DefaultRate
+	}
+	if o.Burst <= 0 {
+		o.Burst = int(2 * o.Rate)
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = DefaultQueueLen
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	return o
+}
 
 // Message is what every client receives.
 type Message struct {
@@ -40,20 +82,24 @@ type Message struct {
 // Hub is the /ws endpoint. The zero value is not usable; call New.
 type Hub struct {
 	log      *slog.Logger
+	opts     Options
 	upgrader websocket.Upgrader
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	perIP   map[string]int
 	closed  bool
 	wg      sync.WaitGroup
 }
 
 type client struct {
-	conn  *websocket.Conn
+	conn  *websocket.Conn // nil until the upgrade is done (set under mu)
 	id    string
+	ip    string
 	hue   int
 	send  chan []byte
 	close chan closeReason // the reason the reader closes with, at most one
+	slow  bool             // dropped for not reading: no close handshake
 }
 
 type closeReason struct {
@@ -62,37 +108,85 @@ type closeReason struct {
 }
 
 // New returns a hub. Origin checking is gorilla's default: same host only.
-func New(log *slog.Logger) *Hub {
+func New(log *slog.Logger, opts Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{log: log, clients: make(map[*client]struct{})}
+	return &Hub{log: log, opts: opts.withDefaults(), clients: make(map[*client]struct{}), perIP: map[string]int{}}
+}
+
+// clientIP is the address the per-address cap counts: behind a trusted
+// proxy the last X-Forwarded-For entry (the one the proxy appended).
+func (h *Hub) clientIP(r *http.Request) string {
+	if h.opts.TrustProxy {
+		if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
+			list := strings.Split(hops[len(hops)-1], ",")
+			if last := strings.TrimSpace(list[len(list)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // ServeHTTP upgrades the request and serves the connection.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader answered with an HTTP error
+	ip := h.clientIP(r)
+	h.mu.Lock()
+	full := h.opts.MaxPerIP > 0 && h.perIP[ip] >= h.opts.MaxPerIP
+	if !full {
+		h.perIP[ip]++ // held from here: concurrent upgrades count
+	}
+	h.mu.Unlock()
+	if full {
+		h.log.Warn("ws demo: too many connections", "remote", ip, "max", h.opts.MaxPerIP)
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
 	}
 	id, err := uuid()
 	if err != nil {
-		_ = conn.Close()
+		h.release(ip)
 		h.log.Error("ws demo: making an id", "err", err)
+		http.Error(w, "server error", http.StatusInternalServerError)
 		return
 	}
-	c := &client{conn: conn, id: id, hue: hueOf(id), send: make(chan []byte, QueueLen), close: make(chan closeReason, 1)}
+	// Registered before the upgrade answers, so a message another client
+	// sends the moment this one is told it is connected is queued for it.
+	c := &client{id: id, ip: ip, hue: hueOf(id), send: make(chan []byte, h.opts.QueueLen), close: make(chan closeReason, 1)}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		_ = conn.Close()
+		h.release(ip)
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	h.clients[c] = struct{}{}
-	h.wg.Add(2)
+	h.clients[c] = struct{}{} // from here drop releases the address's slot
 	h.mu.Unlock()
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, live := h.clients[c]; err != nil || !live {
+		h.drop(c, closeReason{websocket.CloseNormalClosure, ""})
+		if conn != nil {
+			_ = conn.Close() // dropped while upgrading: slow, or the hub closed
+		}
+		return // on an error the upgrader answered with an HTTP error
+	}
+	c.conn = conn
+	h.wg.Add(2)
 	go h.write(c)
 	go h.read(c)
+}
+
+func (h *Hub) release(ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perIP[ip]--; h.perIP[ip] <= 0 {
+		delete(h.perIP, ip)
+	}
 }
 
 // Close disconnects everyone and waits for their goroutines.
@@ -112,14 +206,33 @@ func (h *Hub) drop(c *client, why closeReason) {
 		return
 	}
 	delete(h.clients, c)
+	if h.perIP[c.ip]--; h.perIP[c.ip] <= 0 {
+		delete(h.perIP, c.ip)
+	}
 	c.close <- why
 	close(c.send)
 }
 
 func (h *Hub) read(c *client) {
 	defer h.wg.Done()
+	// Two ping intervals without a message or a pong: the peer is gone
+	// (or never reads), and its connection goes.
+	wait := 2 * h.opts.PingInterval
+	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(wait)) })
+	lim := rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst)
 	for {
 		_, r, err := c.conn.NextReader()
+		if err == nil {
+			_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+			if !lim.Allow() {
+				h.log.Warn("ws demo: closing a flooding connection", "sender", c.id, "remote", c.ip, "rate", h.opts.Rate)
+				h.mu.Lock()
+				h.drop(c, closeReason{websocket.ClosePolicyViolation, fmt.Sprintf("too many messages: at most %g per second", h.opts.Rate)})
+				h.mu.Unlock()
+				return
+			}
+		}
 		if err != nil {
 			h.mu.Lock()
 			h.drop(c, closeReason{websocket.CloseNormalClosure, ""})
@@ -160,14 +273,23 @@ func decode(r io.Reader) (Message, *closeReason) {
 	return Message{X: p.X, Y: p.Y}, nil
 }
 
-// broadcast queues b for every client; a client whose queue is full misses it.
+// broadcast queues b for every client; a client whose queue is full is
+// dropped: it is not reading, and waiting for it would hold memory.
 func (h *Hub) broadcast(b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
 		select {
 		case c.send <- b:
-		default: // slow client: skip, the next position supersedes this one
+		default:
+			h.log.Warn("ws demo: dropping a slow client", "sender", c.id, "remote", c.ip, "queued", h.opts.QueueLen)
+			c.slow = true
+			h.drop(c, closeReason{websocket.ClosePolicyViolation, "too slow: messages were not read"})
+			// Its writer may be blocked writing to a peer that does
+			// not read: closing the connection unblocks it.
+			if c.conn != nil {
+				_ = c.conn.NetConn().Close()
+			}
 		}
 	}
 }
@@ -175,7 +297,22 @@ func (h *Hub) broadcast(b []byte) {
 func (h *Hub) write(c *client) {
 	defer h.wg.Done()
 	defer c.conn.Close()
-	for b := range c.send {
+	ping := time.NewTicker(h.opts.PingInterval)
+	defer ping.Stop()
+	for {
+		var b []byte
+		var open bool
+		select {
+		case b, open = <-c.send:
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				_ = c.conn.Close() // unblock the reader; it drops the client
+			}
+			continue
+		}
+		if !open {
+			break
+		}
 		_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 		if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
 			// Unblock the reader; it drops the client.
@@ -186,6 +323,9 @@ func (h *Hub) write(c *client) {
 		}
 	}
 	why := <-c.close
+	if c.slow {
+		return
+	}
 	if why.code != websocket.CloseNormalClosure || why.text != "" {
 		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(why.code, why.text), time.Now().Add(writeWait))
 	}
