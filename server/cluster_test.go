@@ -35,6 +35,7 @@ type redisServer struct {
 	// certFile and keyFile, when set, make it listen with TLS only.
 	certFile, keyFile string
 	extra             []string // more redis-server arguments (--replicaof …)
+	dir               string   // working directory (dump files)
 }
 
 func startRedis(t testing.TB) *redisServer {
@@ -53,7 +54,7 @@ func newRedis(t testing.TB) *redisServer {
 		}
 		t.Skipf("redis-server not installed: %v", err)
 	}
-	r := &redisServer{t: t, bin: bin, port: freePort(t)}
+	r := &redisServer{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
 	t.Cleanup(r.Kill)
 	return r
 }
@@ -70,7 +71,8 @@ func (r *redisServer) URL() string {
 func (r *redisServer) Start() {
 	r.t.Helper()
 	port := strconv.Itoa(r.port)
-	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--port", port}
+	// --dir: a replica's full sync writes dump.rdb even without --save.
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--dir", r.dir, "--port", port}
 	opts := &redis.Options{Addr: "127.0.0.1:" + port}
 	if r.certFile != "" {
 		args = append(args[:len(args)-1], "0", "--tls-port", port, "--tls-cert-file", r.certFile, "--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
