@@ -195,7 +195,7 @@ func runTarget(target string, o options) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		env = append(slices.Clip(env), "PPROF_ADDR=127.0.0.1:"+strconv.Itoa(pprofPort))
+		env = append(slices.Clip(env), "PPROF_ADDR=127.0.0.1:"+strconv.Itoa(pprofPort), "METRICS_TOKEN="+metricsToken)
 		p, err := startProc(target, o.serverCPUs, o.goBin, args, env)
 		if err != nil {
 			return nil, err
@@ -644,6 +644,9 @@ type serverProc struct {
 	pprof string // the Go server's pprof listener, if any
 }
 
+// metricsToken opens the Go server's /metrics (not public by default).
+const metricsToken = "loadgen"
+
 // goMemory is a Go server's live heap, goroutine stacks and goroutines
 // right after a GC, from its /metrics; ok is false for other servers.
 func (p *serverProc) goMemory() (heap, stacks, goroutines float64, ok bool) {
@@ -656,7 +659,9 @@ func (p *serverProc) goMemory() (heap, stacks, goroutines float64, ok bool) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	resp, err = http.Get(p.url + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, 0, 0, false
 	}

@@ -2,7 +2,9 @@ package engineio_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +147,53 @@ func TestSlowConsumerDropped(t *testing.T) {
 		t.Fatalf("fast client got %q, want 4done", s)
 	}
 	h.assertOpen(t, fast.Id())
+}
+
+// writeSyscalls is this process's count of write(2)-family calls so far.
+func writeSyscalls(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Fatalf("reading write syscalls: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("syscw %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no syscw in /proc/self/io:\n%s", b)
+	return 0
+}
+
+// A connection with a backlog writes it with few writev calls, not one
+// write per message: here a client reads nothing until 2000 messages of
+// 8 KB are queued for it, then everything arrives, in order.
+func TestBacklogWrittenTogether(t *testing.T) {
+	o := opts()
+	o.MaxQueue = 10000
+	h := startEcho(t, o, false)
+	c, _, sock := h.openWS(t, "4")
+	const n = 2000
+	body := strings.Repeat("x", 8<<10)
+	before := writeSyscalls(t)
+	for i := range n {
+		if !sock.SendMessage(engineio.NewMessage(fmt.Sprintf("%05d%s", i, body))) {
+			t.Fatalf("message %d refused", i)
+		}
+	}
+	for i := range n {
+		_, b := read(t, c)
+		if want := fmt.Sprintf("4%05d", i); !strings.HasPrefix(string(b), want) || len(b) != len(body)+6 {
+			t.Fatalf("message %d: %.10q (%d bytes), want %s…", i, b, len(b), want)
+		}
+	}
+	writes := writeSyscalls(t) - before
+	t.Logf("%d messages of 8 KB in %d write calls (%.1f per call)", n, writes, float64(n)/float64(max(writes, 1)))
+	if writes*4 > n {
+		t.Errorf("%d write calls for %d queued messages: a backlog is not written together", writes, n)
+	}
 }
