@@ -36,7 +36,8 @@ func joinCluster(cfg config.Config, log *slog.Logger, m *metrics.Metrics, opts *
 	}
 	node, err := cluster.New(cluster.Options{
 		URL: cfg.RedisURL, TLSVerify: cfg.RedisTLSVerify, NodeID: ms.id,
-		Logger: log, OnRedisError: m.RedisError,
+		BoardIdleTTL: cfg.BoardIdleTTL,
+		Logger:       log, OnRedisError: m.RedisError, OnDropped: m.RedisDropped,
 	})
 	if err != nil {
 		return nil, err

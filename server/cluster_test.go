@@ -34,6 +34,8 @@ type redisServer struct {
 	cmd  *exec.Cmd
 	// certFile and keyFile, when set, make it listen with TLS only.
 	certFile, keyFile string
+	extra             []string // more redis-server arguments (--replicaof …)
+	dir               string   // working directory (dump files)
 }
 
 func startRedis(t testing.TB) *redisServer {
@@ -52,7 +54,7 @@ func newRedis(t testing.TB) *redisServer {
 		}
 		t.Skipf("redis-server not installed: %v", err)
 	}
-	r := &redisServer{t: t, bin: bin, port: freePort(t)}
+	r := &redisServer{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
 	t.Cleanup(r.Kill)
 	return r
 }
@@ -69,13 +71,14 @@ func (r *redisServer) URL() string {
 func (r *redisServer) Start() {
 	r.t.Helper()
 	port := strconv.Itoa(r.port)
-	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--port", port}
+	// --dir: a replica's full sync writes dump.rdb even without --save.
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", "--dir", r.dir, "--port", port}
 	opts := &redis.Options{Addr: "127.0.0.1:" + port}
 	if r.certFile != "" {
 		args = append(args[:len(args)-1], "0", "--tls-port", port, "--tls-cert-file", r.certFile, "--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
 		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test's own self-signed certificate
 	}
-	r.cmd = exec.Command(r.bin, args...)
+	r.cmd = exec.Command(r.bin, append(args, r.extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
@@ -319,6 +322,7 @@ func TestClusterHealthAndMetrics(t *testing.T) {
 		`circles_events_out_total{event="update-player-list"}`,
 		`circles_events_rejected_total{event="add-circle"} 1`,
 		`circles_redis_errors_total 0`,
+		`circles_redis_dropped_total 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -5,16 +5,35 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	// go-redis logs through a process-wide logger; set here, once per
+	// process, never in run (which tests start many times at once).
+	redis.SetLogger(redisLog{log.New(os.Stderr, "redis: ", log.LstdFlags)})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// redisLog drops go-redis's "failed to dial" lines, one per attempt and
+// dozens per outage: the cluster node logs each outage once ("redis
+// down", then "redis up"). Anything else go-redis says is kept.
+type redisLog struct{ l *log.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	if strings.Contains(format, "failed to dial") {
+		return
+	}
+	r.l.Printf(format, v...)
 }

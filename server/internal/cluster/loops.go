@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
+	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,9 +14,14 @@ import (
 // connections, so a client can get them out of order; when changes to a
 // board come from different nodes within raceWindow, every node re-sends
 // the list from Redis to its own clients settle after the last change.
+// After an outage every node writes its players back (within one
+// ProbeInterval of each other) and says so; each re-sends the list
+// healSettle after the last of those notices, so pages get the whole list
+// rather than each node's part as it arrives.
 const (
 	raceWindow = 2 * time.Second
 	settle     = 150 * time.Millisecond
+	healSettle = 200 * time.Millisecond
 )
 
 // Start runs the heartbeat, the reaper and the change listener until Close.
@@ -28,30 +33,45 @@ func (n *Node) Start() {
 	}()
 	go func() {
 		defer n.wg.Done()
-		t := time.NewTicker(n.opts.Heartbeat)
-		defer t.Stop()
 		for {
 			n.beat()
+			// Down: probe often, so the list heals soon after Redis
+			// returns. Up: beat each Heartbeat, or at once when a call
+			// finds Redis gone (a short outage must not wait a whole beat).
+			wait := n.opts.ProbeInterval
+			if n.up.Load() {
+				wait = n.opts.Heartbeat
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-n.ctx.Done():
+				t.Stop()
 				return
 			case <-t.C:
+			case <-n.wentDown:
+				t.Stop()
+				n.sleep(n.opts.ProbeInterval)
 			}
 		}
 	}()
 }
 
-// beat refreshes the heartbeat, re-asserts this node's players when Redis
-// may lack them, and reaps dead nodes.
+// beat refreshes the heartbeat, writes this node's players back when
+// Redis may lack them, refreshes the expiry of the boards it serves, and
+// reaps dead nodes. It is also the probe that closes the breaker.
 func (n *Node) beat() {
-	ctx, cancel := context.WithTimeout(n.ctx, n.opts.HeartbeatTTL)
-	defer cancel()
 	n.mu.Lock()
 	draining := n.draining
 	n.mu.Unlock()
 	if draining {
 		return
 	}
+	wasUp := n.up.Load()
+	if !wasUp && !n.reachable() {
+		return // still down: no go-redis dial, no error to log
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, n.opts.HeartbeatTTL)
+	defer cancel()
 	// GET returns the old value: none means the key expired or Redis lost
 	// its data, and either way other nodes may have reaped our players.
 	_, err := n.rdb.SetArgs(ctx, n.key("node", n.id), "1", redis.SetArgs{TTL: n.opts.HeartbeatTTL, Get: true}).Result()
@@ -61,63 +81,176 @@ func (n *Node) beat() {
 		return
 	}
 	n.mu.Lock()
-	need := n.dirty || missing
+	need := n.dirty || missing || !wasUp
 	n.mu.Unlock()
 	if need {
-		if err := n.rebuild(ctx); err != nil {
+		var boards []string
+		if wasUp {
+			boards, err = n.reassert(ctx)
+		} else {
+			boards, err = n.rebuild(ctx)
+		}
+		if err != nil {
 			n.failed("rebuild", err)
 			return
 		}
+		if !wasUp {
+			n.log.Info("redis up: this node's players written back", "boards", len(boards))
+		}
+		n.announce(ctx, boards)
 	}
-	if !n.up.Swap(true) {
-		n.log.Info("redis up", "rebuilt", need)
-	}
+	n.refresh(ctx)
 	n.reap(ctx)
 	n.forget()
 }
 
-// rebuild writes this node's players back to Redis and drops entries of
-// this node for players that left while Redis was unreachable.
-func (n *Node) rebuild(ctx context.Context) error {
+// reachable is the probe while Redis is down: a plain TCP connect, so
+// the outage costs no go-redis dial errors. With Sentinel the primary's
+// address is go-redis's to find, so it always says yes.
+func (n *Node) reachable() bool {
+	if n.addr == "" {
+		return true
+	}
+	c, err := (&net.Dialer{Timeout: n.opts.CallTimeout}).DialContext(n.ctx, "tcp", n.addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// rebuild writes this node's players back to Redis after an outage,
+// one script per board, and drops its entries for players that left
+// meanwhile. The breaker is open, so joins and leaves meanwhile answer
+// locally and mark the node dirty: it holds n.mu only to copy the players,
+// and runs again if they changed. On success it closes the breaker and
+// returns the boards it wrote.
+func (n *Node) rebuild(ctx context.Context) ([]string, error) {
+	for range 10 {
+		n.mu.Lock()
+		snap := n.snapshot()
+		n.mu.Unlock()
+		written, err := n.writeBack(ctx, snap)
+		if err != nil {
+			return nil, err
+		}
+		n.mu.Lock()
+		dirty := n.dirty
+		if !dirty {
+			n.setUp(true) // under n.mu: no join or leave between the check and this
+		}
+		n.mu.Unlock()
+		if !dirty {
+			return written, nil
+		}
+	}
+	return nil, errors.New("players kept changing during the rebuild")
+}
+
+// reassert writes this node's players back while Redis is up (it lost
+// our entries, or this is the first beat): under n.mu, so a join or leave
+// waits the few milliseconds rather than being dropped or overwritten.
+func (n *Node) reassert(ctx context.Context) ([]string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	boards, err := n.rdb.SMembers(ctx, n.key("boards")).Result()
+	written, err := n.writeBack(ctx, n.snapshot())
 	if err != nil {
-		return err
+		n.dirty = true
 	}
-	for _, b := range boards {
-		who, err := n.rdb.HGetAll(ctx, n.key("board", b, "who")).Result()
-		if err != nil {
-			return err
-		}
-		var stale []string
-		for id, w := range who {
-			if node, _, _ := strings.Cut(w, "\n"); node == n.id {
-				if _, ok := n.local[b][id]; !ok {
-					stale = append(stale, id)
-				}
-			}
-		}
-		if len(stale) > 0 {
-			if err := n.removeIDs(ctx, b, stale, kindRebuilt); err != nil {
-				return err
-			}
-		}
-	}
+	return written, err
+}
+
+// snapshot copies this node's players as rebuildScript arguments and
+// clears dirty. Callers hold n.mu.
+func (n *Node) snapshot() map[string][]any {
+	n.dirty = false
+	snap := make(map[string][]any, len(n.local))
 	for b, ps := range n.local {
 		for id, p := range ps {
-			score := ""
-			if p.score != 0 {
-				score = formatScore(p.score)
+			score := p.score
+			if score == 0 {
+				score = float64(time.Now().UnixMicro())
 			}
-			if err := joinScript.Run(ctx, n.rdb, n.boardKeys(b),
-				id, n.id+"\n"+p.initials, b, n.key("changed"), n.notice(b, kindRebuilt), score).Err(); err != nil {
-				return err
-			}
+			snap[b] = append(snap[b], id, n.id+"\n"+p.initials, formatScore(score))
 		}
 	}
-	n.dirty = false
-	return nil
+	return snap
+}
+
+// writeBack makes Redis hold exactly snap as this node's players.
+func (n *Node) writeBack(ctx context.Context, snap map[string][]any) ([]string, error) {
+	boards, err := n.rdb.SMembers(ctx, n.key("boards")).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range boards {
+		if _, ok := snap[b]; !ok {
+			snap[b] = nil // may hold our entries of players gone meanwhile
+		}
+	}
+	var written []string
+	for b, players := range snap {
+		args := append([]any{b, n.id, n.ttlArg()}, players...)
+		changed, err := rebuildScript.Run(ctx, n.rdb, n.boardKeys(b), args...).Int()
+		if err != nil {
+			return nil, err
+		}
+		if changed > 0 || len(players) > 0 {
+			written = append(written, b)
+		}
+	}
+	return written, nil
+}
+
+// announce tells every node (this one too) which boards were rebuilt, so
+// each re-sends their lists once the nodes' rebuilds have settled.
+func (n *Node) announce(ctx context.Context, boards []string) {
+	if len(boards) == 0 {
+		return
+	}
+	_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, b := range boards {
+			p.Publish(ctx, n.key("changed"), n.notice(b, kindRebuilt))
+		}
+		return nil
+	})
+	if err != nil {
+		n.failed("announce", err)
+	}
+}
+
+// refresh pushes back the expiry of the boards this node has players or
+// clients on: a board in use is never idle, however quiet.
+func (n *Node) refresh(ctx context.Context) {
+	n.mu.Lock()
+	boards := make(map[string]bool, len(n.local))
+	for b := range n.local {
+		boards[b] = true
+	}
+	n.mu.Unlock()
+	n.hooksMu.Lock()
+	local := n.hooks.LocalBoards
+	n.hooksMu.Unlock()
+	if local != nil {
+		for _, b := range local() {
+			boards[b] = true
+		}
+	}
+	if len(boards) == 0 {
+		return
+	}
+	ttl := n.opts.BoardIdleTTL
+	_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for b := range boards {
+			for _, k := range []string{"order", "who", "circles"} {
+				p.PExpire(ctx, n.key("board", b, k), ttl)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		n.failed("refresh", err)
+	}
 }
 
 // reap removes the players of nodes whose heartbeat expired. Every node
@@ -155,19 +288,23 @@ func (n *Node) listen() {
 				return
 			}
 			n.failed("subscribe", err)
-			select {
-			case <-time.After(200 * time.Millisecond):
-			case <-n.ctx.Done():
-				return
+			// Resubscribe once the heartbeat has found Redis back and
+			// written our players: no redialling meanwhile.
+			if !n.up.Load() {
+				n.waitUp(0)
+			} else {
+				n.sleep(200 * time.Millisecond)
 			}
 			continue
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			// (Re)subscribed: notifications sent while we were away are
-			// lost, so re-send every local board's list from Redis.
-			if m.Kind == "subscribe" {
-				n.resendAll()
+			// lost, so re-send every local board's list from Redis. Not
+			// before our own players are back (then the rebuild's notice
+			// does it).
+			if m.Kind == "subscribe" && n.up.Load() {
+				n.resendAll(healSettle)
 			}
 		case *redis.Message:
 			n.onNotice(m.Payload)
@@ -187,6 +324,9 @@ func (n *Node) onNotice(payload string) {
 			_ = n.seen.Clear(n.ctx, nt.Board)
 		}
 		return
+	case kindRebuilt:
+		n.schedule(nt.Board, healSettle)
+		return
 	case kindPlayers:
 		now := time.Now()
 		n.hooksMu.Lock()
@@ -197,30 +337,36 @@ func (n *Node) onNotice(payload string) {
 			return // one node's emits arrive in order: nothing to fix
 		}
 	}
-	n.schedule(nt.Board)
+	n.schedule(nt.Board, settle)
 }
 
-// schedule re-sends a board's list to local clients after the changes settle.
-func (n *Node) schedule(b string) {
+// schedule re-sends a board's list to local clients after the changes
+// settle: wait after the last change.
+func (n *Node) schedule(b string, wait time.Duration) {
 	n.hooksMu.Lock()
 	defer n.hooksMu.Unlock()
 	if n.hooks.SendPlayers == nil || n.ctx.Err() != nil {
 		return
 	}
 	if t, ok := n.resend[b]; ok {
-		t.Reset(settle)
+		t.Reset(wait)
 		return
 	}
 	send := n.hooks.SendPlayers
-	n.resend[b] = time.AfterFunc(settle, func() {
+	n.resend[b] = time.AfterFunc(wait, func() {
 		n.hooksMu.Lock()
 		delete(n.resend, b)
 		n.hooksMu.Unlock()
+		if !n.up.Load() {
+			// Our players are not back in Redis yet: the list would be
+			// our local view. Our own rebuild's notice re-sends it.
+			return
+		}
 		send(b)
 	})
 }
 
-func (n *Node) resendAll() {
+func (n *Node) resendAll(wait time.Duration) {
 	n.hooksMu.Lock()
 	local := n.hooks.LocalBoards
 	n.hooksMu.Unlock()
@@ -228,7 +374,7 @@ func (n *Node) resendAll() {
 		return
 	}
 	for _, b := range local() {
-		n.schedule(b)
+		n.schedule(b, wait)
 	}
 }
 
@@ -244,8 +390,11 @@ func (n *Node) forget() {
 	}
 }
 
-// Drain removes this node's players from Redis at once and tells the
-// other nodes; later joins here stay local. Call it when shutdown starts.
+// Drain removes this node's players from Redis at once, one script and
+// one notice per board, so every other node re-sends each board's list
+// once, read from Redis. Later joins and leaves here stay out of Redis and
+// emit nothing of their own. Call it when shutdown starts, before any
+// socket is closed.
 func (n *Node) Drain(ctx context.Context) error {
 	n.mu.Lock()
 	n.draining = true

@@ -23,7 +23,7 @@ type Config struct {
 	// DrainDelay is how long SIGTERM keeps serving, /healthz answering 503,
 	// before telling clients to go: time for a balancer to stop sending new ones.
 	DrainDelay time.Duration
-	// REDIS_URL (redis:// or rediss://) switches on the cluster; empty = one node.
+	// REDIS_URL (redis://, rediss:// or redis-sentinel://) switches on the cluster; empty = one node.
 	RedisURL       string
 	RedisTLSVerify bool   // REDIS_TLS_VERIFY: check rediss:// certificates (hosted Redis self-signs)
 	NodeID         string // NODE_ID: this process's name in the cluster; default hostname-pid-random
@@ -97,7 +97,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&level, "log-level", or(getenv("LOG_LEVEL"), "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 25*time.Second, "on SIGTERM/SIGINT: Socket.IO closes (clients are told), then HTTP drains within this")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, keep serving this long with /healthz answering 503 before closing connections")
-	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis:// or rediss://, to run several nodes as one (env REDIS_URL)")
+	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "Redis URL, redis://, rediss:// or redis-sentinel://host:port[,host:port]/primary, to run several nodes as one (env REDIS_URL)")
 	fs.StringVar(&origins, "allowed-origins", getenv("ALLOWED_ORIGINS"), "extra page origins allowed to open Socket.IO, comma-separated, or * (env ALLOWED_ORIGINS; default same origin only)")
 	fs.StringVar(&relay, "relay-path", or(getenv("RELAY_PATH"), "ours"), "broadcast path: ours, or library (the library's adapters, for benchmarks) (env RELAY_PATH)")
 	fs.StringVar(&cfg.NodeID, "node-id", getenv("NODE_ID"), "this node's name in the cluster (env NODE_ID; default hostname-pid-random)")
@@ -145,7 +145,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "open TCP connections on this node; 0 = the soft descriptor limit minus 64 (env MAX_CONNS)")
 	fs.IntVar(&cfg.MaxBoards, "max-boards", cfg.MaxBoards, "boards kept on this node; those without sockets are evicted first (env MAX_BOARDS)")
 	fs.IntVar(&cfg.MaxCircles, "max-circles", cfg.MaxCircles, "circles kept on all boards together (env MAX_CIRCLES)")
-	fs.DurationVar(&cfg.BoardIdleTTL, "board-idle-ttl", cfg.BoardIdleTTL, "a board without sockets is forgotten after this (env BOARD_IDLE_TTL)")
+	fs.DurationVar(&cfg.BoardIdleTTL, "board-idle-ttl", cfg.BoardIdleTTL, "a board without sockets is forgotten after this, and its Redis keys expire (env BOARD_IDLE_TTL)")
 	fs.IntVar(&cfg.ReplayBoardBytes, "replay-board-bytes", cfg.ReplayBoardBytes, "recovery replay buffer per board, bytes (env REPLAY_BOARD_BYTES)")
 	fs.IntVar(&cfg.ReplayBytes, "replay-bytes", cfg.ReplayBytes, "recovery replay buffer on the node, bytes (env REPLAY_BYTES)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", getenv("METRICS_TOKEN"), "/metrics on the public port needs Authorization: Bearer <token>; unset: 404 (env METRICS_TOKEN, better than the flag, which ps shows)")

@@ -20,6 +20,7 @@ type Metrics struct {
 	eventsOut   byEvent
 	rejected    byEvent
 	redisErrors prometheus.Counter
+	dropped     prometheus.Counter
 }
 
 // byEvent is a counter per known event name plus "other", looked up once
@@ -67,8 +68,12 @@ func New(received, sent []string) *Metrics {
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "circles_redis_errors_total", Help: "Failed Redis calls (store, heartbeat, adapter).",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "circles_redis_dropped_total",
+			Help: "Cross-node messages and Redis writes dropped because Redis was down or the write queue full.",
+		}),
 	}
-	m.reg.MustRegister(m.clients, in, out, rejected, m.redisErrors,
+	m.reg.MustRegister(m.clients, in, out, rejected, m.redisErrors, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -125,6 +130,13 @@ func (m *Metrics) Rejected(event string) {
 func (m *Metrics) RedisError(error) {
 	if m != nil {
 		m.redisErrors.Inc()
+	}
+}
+
+// RedisDropped counts a cross-node message or Redis write dropped.
+func (m *Metrics) RedisDropped() {
+	if m != nil {
+		m.dropped.Inc()
 	}
 }
 

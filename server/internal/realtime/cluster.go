@@ -5,6 +5,8 @@ import (
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/board"
 )
 
 // SendPlayers emits a board's player list, read from the store, to this
@@ -27,11 +29,13 @@ func (s *Server) SendPlayers(boardName string) {
 	_ = s.io.Local().To(room(boardName)).Emit("update-player-list", list)
 }
 
-// LocalBoards lists the boards this node has clients on.
+// LocalBoards lists the boards this node has clients on. A board's
+// sub-rooms (board:<b>:each, :batch) share its prefix but are not boards:
+// re-sending "main:each"'s (empty) list put [] on every lesson page.
 func (s *Server) LocalBoards() []string {
 	var out []string
 	s.io.Sockets().Adapter().Rooms().Range(func(r socket.Room, _ *types.Set[socket.SocketId]) bool {
-		if b, ok := strings.CutPrefix(string(r), string(room(""))); ok {
+		if b, ok := strings.CutPrefix(string(r), string(room(""))); ok && board.ValidName(b) {
 			out = append(out, b)
 		}
 		return true
