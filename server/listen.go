@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -93,6 +94,18 @@ type countedConn struct {
 	net.Conn
 	l    *capListener
 	once sync.Once
+}
+
+var _ syscall.Conn = (*countedConn)(nil)
+
+// SyscallConn keeps the socket's descriptor reachable through the
+// wrapper: the engine writes a backlog with writev on it.
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a socket")
+	}
+	return sc.SyscallConn()
 }
 
 func (c *countedConn) Close() error {

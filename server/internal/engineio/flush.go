@@ -115,6 +115,36 @@ func writeNow(raw syscall.RawConn, bufs net.Buffers) (net.Buffers, error) {
 	return nil, nil
 }
 
+// writeAll writes bufs with writev, waiting for the socket to drain as
+// often as it must (the connection's write deadline bounds each wait):
+// the writer goroutine's way to write a backlog. A wrapped connection
+// (a listener that counts them) loses net.Buffers' own writev; the raw
+// descriptor keeps it.
+func writeAll(raw syscall.RawConn, bufs net.Buffers) error {
+	var werr error
+	err := raw.Write(func(fd uintptr) bool {
+		for len(bufs) > 0 {
+			chunk := bufs[:min(len(bufs), 1024)] // IOV_MAX
+			n, e := unix.Writev(int(fd), chunk)
+			switch {
+			case errors.Is(e, unix.EAGAIN):
+				return false // wait until writable, then go on
+			case errors.Is(e, unix.EINTR):
+				continue
+			case e != nil:
+				werr = e
+				return true
+			}
+			bufs = consume(bufs, n)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
 func total(bufs net.Buffers) (n int) {
 	for _, b := range bufs {
 		n += len(b)

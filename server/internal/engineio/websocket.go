@@ -235,7 +235,13 @@ func (t *wsTransport) writeLoop() {
 			_ = t.conn.SetWriteDeadline(now.Add(writeTimeout))
 			lastDeadline = now
 		}
-		if _, err := bufs.WriteTo(t.conn); err != nil {
+		var err error
+		if t.raw != nil {
+			err = writeAll(t.raw, bufs)
+		} else {
+			_, err = bufs.WriteTo(t.conn)
+		}
+		if err != nil {
 			t.writeFailed(err)
 			return
 		}
