@@ -32,7 +32,10 @@ func cursorCapacity(o options) int {
 }
 
 // register sends register-player from the cursor clients and, against the
-// Go server, waits for each ack. The Node relay does not ack it.
+// Go server, waits for each ack. The Node relay does not ack it. They
+// register as "CR", not the "LG" unregistered senders put on their
+// circles: the server refuses a circle from an unregistered socket that
+// carries a registered player's initials.
 func (r *load) register(target string, n int) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -42,7 +45,7 @@ func (r *load) register(target string, n int) error {
 			return fmt.Errorf("cursor client %d did not connect", i)
 		}
 		if target == "node" {
-			if err := c.EmitRaw(`2["register-player","LG"]`); err != nil {
+			if err := c.EmitRaw(`2["register-player","CR"]`); err != nil {
 				return fmt.Errorf("register-player: %w", err)
 			}
 			continue
@@ -52,7 +55,7 @@ func (r *load) register(target string, n int) error {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if _, err := c.EmitWithAck(ctx, "register-player", "LG"); err != nil {
+			if _, err := c.EmitWithAck(ctx, "register-player", "CR"); err != nil {
 				errs <- err
 			}
 		}()
