@@ -177,6 +177,9 @@ func TestBacklogWrittenTogether(t *testing.T) {
 	o.MaxQueue = 10000
 	h := startEcho(t, o, false)
 	c, _, sock := h.openWS(t, "4")
+	if !sock.Writable() {
+		t.Fatal("a fresh WebSocket session is not writable")
+	}
 	const n = 2000
 	body := strings.Repeat("x", 8<<10)
 	before := writeSyscalls(t)
@@ -184,6 +187,11 @@ func TestBacklogWrittenTogether(t *testing.T) {
 		if !sock.SendMessage(engineio.NewMessage(fmt.Sprintf("%05d%s", i, body))) {
 			t.Fatalf("message %d refused", i)
 		}
+	}
+	// 16 MB cannot all be in the socket buffers: the client is behind,
+	// and volatile messages would be dropped for it.
+	if sock.Writable() {
+		t.Error("a session with a 16 MB backlog reports writable")
 	}
 	for i := range n {
 		_, b := read(t, c)

@@ -31,6 +31,7 @@ type wsTransport struct {
 
 	// Under sock.mu:
 	writing bool     // a flusher or the writer goroutine has the writes
+	behind  bool     // the socket buffer was full: the writer goroutine has a backlog
 	ctl     [][]byte // control frames and the probe's pong, after the data
 	closing bool     // a close frame is queued: close after writing it
 	done    bool     // the connection is closed
@@ -61,13 +62,20 @@ func (t *wsTransport) HandlesUpgrades() bool { return true }
 func (t *wsTransport) Protocol() int         { return t.sock.protocol }
 func (t *wsTransport) Sid() string           { return t.sock.id }
 
-// Writable reports an idle writer and nothing queued.
+// Writable reports whether a message would go out without waiting: the
+// client is not behind (no backlog waiting on a full socket buffer) and
+// only a few packets are queued for the next flush. The library drops
+// volatile messages (cursors) when it is false; a packet queued a moment
+// ago that a flusher is about to write does not make a client busy.
 func (t *wsTransport) Writable() bool {
 	s := t.sock
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !t.writing && !t.done && len(s.out) == 0
+	return !t.behind && !t.done && len(s.out) < writableQueue
 }
+
+// writableQueue is how many queued packets still count as writable.
+const writableQueue = 16
 
 // ReadyState is open until the close frame is queued.
 func (t *wsTransport) ReadyState() string {
@@ -136,7 +144,7 @@ func (t *wsTransport) collect(bufs net.Buffers, scratch *[]byte) (net.Buffers, b
 	ctl := t.ctl
 	t.ctl = nil
 	if len(batch) == 0 && len(ctl) == 0 {
-		t.writing = false
+		t.writing, t.behind = false, false
 		closeNow := t.closing && !t.done
 		t.done = t.done || closeNow
 		s.mu.Unlock()
@@ -201,6 +209,10 @@ func (t *wsTransport) flush(bufs net.Buffers, scratch *[]byte) net.Buffers {
 		}
 		if len(rest) > 0 {
 			t.rest = rest
+			s := t.sock
+			s.mu.Lock()
+			t.behind = true
+			s.mu.Unlock()
 			go t.writeLoop()
 			return bufs
 		}
