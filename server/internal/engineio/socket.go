@@ -479,6 +479,16 @@ func (s *Socket) onProbePacket(ws *wsTransport, p packet) {
 // onTransportError closes the session when its transport fails; a failed
 // probe only ends the probe.
 func (s *Socket) onTransportError(t transport, err error) {
+	s.onTransportEnd(t, "transport error", err)
+}
+
+// onTransportClose closes the session when its transport closed cleanly.
+func (s *Socket) onTransportClose(t transport) { s.onTransportEnd(t, "transport close", nil) }
+
+// onTransportEnd closes the session with reason when t, its transport,
+// ended; a probe's end only ends the probe, and a discarded transport's
+// changes nothing.
+func (s *Socket) onTransportEnd(t transport, reason string, err error) {
 	s.mu.Lock()
 	if ws, ok := t.(*wsTransport); ok && ws == s.probe {
 		s.abandonProbeLocked()
@@ -488,7 +498,7 @@ func (s *Socket) onTransportError(t transport, err error) {
 	current := t == s.transport
 	s.mu.Unlock()
 	if current {
-		s.onClose("transport error", err)
+		s.onClose(reason, err)
 	}
 }
 
@@ -504,19 +514,4 @@ func (s *Socket) onParseError(t transport, err error) {
 		return
 	}
 	s.onClose("parse error", err)
-}
-
-// onTransportClose closes the session when its transport closed cleanly.
-func (s *Socket) onTransportClose(t transport) {
-	s.mu.Lock()
-	if ws, ok := t.(*wsTransport); ok && ws == s.probe {
-		s.abandonProbeLocked()
-		s.mu.Unlock()
-		return
-	}
-	current := t == s.transport
-	s.mu.Unlock()
-	if current {
-		s.onClose("transport close", nil)
-	}
 }
