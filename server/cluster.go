@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/cluster"
@@ -29,7 +25,7 @@ type membership struct {
 func joinCluster(cfg config.Config, log *slog.Logger, m *metrics.Metrics, opts *realtime.Options) (*membership, error) {
 	ms := &membership{id: cfg.NodeID}
 	if ms.id == "" {
-		ms.id = newNodeID()
+		ms.id = cluster.NewNodeID()
 	}
 	if cfg.RedisURL == "" {
 		return ms, nil
@@ -74,17 +70,6 @@ func (ms *membership) close(log *slog.Logger) {
 			log.Error("closing cluster node", "err", err)
 		}
 	}
-}
-
-// newNodeID names this process: hostname-pid-random, as a cluster node.
-func newNodeID() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "node"
-	}
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
 }
 
 func (ms *membership) health() web.Health {

@@ -158,7 +158,7 @@ func New(opts Options) (*Node, error) {
 		opts.ProbeInterval = 100 * time.Millisecond
 	}
 	if opts.NodeID == "" {
-		opts.NodeID = defaultNodeID()
+		opts.NodeID = NewNodeID()
 	}
 	rdb, addr, err := newClient(opts)
 	if err != nil {
@@ -229,7 +229,9 @@ func newClient(opts Options) (*redis.Client, string, error) {
 	return redis.NewClient(ro), ro.Addr, nil
 }
 
-func defaultNodeID() string {
+// NewNodeID names a process: hostname-pid-random (the default NodeID,
+// and a single node's name in /healthz).
+func NewNodeID() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "node"
