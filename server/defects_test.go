@@ -166,8 +166,8 @@ func rawHandshake(t testing.TB, s *testServer, eio int) *rawPoll {
 	}
 	p := &rawPoll{t: t, url: base + "&sid=" + url.QueryEscape(m[1]), SID: m[1], eio3: eio == 3}
 	// EIO3 joins "/" implicitly: take the CONNECT packet and the app's
-	// "board" event (sent on every connect) out of the way.
-	for seen := body; p.eio3 && !(strings.Contains(seen, ":40") && strings.Contains(seen, `["board"`)); {
+	// connect-time events ("board", then "player-id") out of the way.
+	for seen := body; p.eio3 && !(strings.Contains(seen, ":40") && strings.Contains(seen, `["board"`) && strings.Contains(seen, `["player-id"`)); {
 		code, more := p.get()
 		if code != http.StatusOK {
 			t.Fatalf("EIO3 CONNECT: %d %q", code, more)

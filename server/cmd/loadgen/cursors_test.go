@@ -14,3 +14,18 @@ func TestEachCursor(t *testing.T) {
 		t.Errorf("eachCursor = %v, want %v", got, want)
 	}
 }
+
+func TestField(t *testing.T) {
+	o := []byte(`{"initials":"LG","x":12,"y": 7,"dia":3,"xx":"x"}`)
+	for key, want := range map[string]int64{`"x":`: 12, `"y":`: 7, `"dia":`: 3} {
+		if v, ok := field(o, key); !ok || v != want {
+			t.Errorf("field %s = %d, %v; want %d", key, v, ok, want)
+		}
+	}
+	if _, ok := field(o, `"z":`); ok {
+		t.Error(`field "z": found in an object without it`)
+	}
+	if i := index([]byte(`"x""x":`), `"x":`); i != 3 {
+		t.Errorf("index after a partial match = %d, want 3", i)
+	}
+}
