@@ -508,18 +508,7 @@ func TestClusterSentinelFailover(t *testing.T) {
 		}
 	}
 	// Circles cross nodes again (the adapter resubscribed to the new primary).
-	for i := 0; ; i++ {
-		a.Emit("add-circle", circle(float64(i)))
-		try, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, err := b2.Next(try, "add-circle")
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("add-circle does not cross nodes after the failover")
-		}
-	}
+	drawUntilCrossed(t, ctx, a, b2, "after the failover")
 	t.Logf("sentinel failover: promoted %v after the kill; list with a new player on the other node %v after; circles cross %v after",
 		promoted, at.Sub(killed), time.Since(killed))
 }

@@ -282,19 +282,7 @@ func TestClusterRedisRestart(t *testing.T) {
 
 	// Emits cross again once the adapter has resubscribed (messages sent
 	// before that are lost, so keep drawing until one arrives).
-	ctx := ctxT(t, 20*time.Second)
-	for i := 0; ; i++ {
-		a.Emit("add-circle", map[string]any{"x": i, "y": 1, "dia": 5, "rgba": "red"})
-		try, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, err := b.Next(try, "add-circle")
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("add-circle does not cross nodes 20 s after redis restarted")
-		}
-	}
+	drawUntilCrossed(t, ctxT(t, 20*time.Second), a, b, "20 s after redis restarted")
 	t.Logf("redis restart → add-circle crosses nodes again: %v", time.Since(restarted))
 }
 
@@ -640,4 +628,22 @@ func sameShape(a, b json.RawMessage) bool {
 		return fmt.Sprintf("%T", v)
 	}
 	return shape(x[0]) == shape(y[0])
+}
+
+// drawUntilCrossed has from draw circles until one reaches to, on another
+// node: emits sent before the adapter has (re)subscribed are lost.
+func drawUntilCrossed(t *testing.T, ctx context.Context, from, to *sioclient.Client, when string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		from.Emit("add-circle", map[string]any{"x": i, "y": 1, "dia": 5, "rgba": "red"})
+		try, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := to.Next(try, "add-circle")
+		cancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("add-circle does not cross nodes %s", when)
+		}
+	}
 }

@@ -82,9 +82,9 @@ func TestHandshakeFields(t *testing.T) {
 	})
 }
 
-// Each refused request gets its HTTP status and {code, message}, as
-// Node's engine.io names them.
-func TestErrorCodes(t *testing.T) {
+// startRefusing starts a server whose AllowRequest refuses ?deny=1, and
+// one without EIO3.
+func startRefusing(t *testing.T) (refusing, noEIO3 *harness) {
 	o := opts()
 	o.AllowRequest = func(r *http.Request) error {
 		if r.URL.Query().Get("deny") != "" {
@@ -92,10 +92,15 @@ func TestErrorCodes(t *testing.T) {
 		}
 		return nil
 	}
-	h := start(t, o)
-	noEIO3 := opts()
-	noEIO3.AllowEIO3 = false
-	h4 := start(t, noEIO3)
+	n := opts()
+	n.AllowEIO3 = false
+	return start(t, o), start(t, n)
+}
+
+// Each refused request gets its HTTP status and {code, message}, as
+// Node's engine.io names them.
+func TestErrorCodes(t *testing.T) {
+	h, h4 := startRefusing(t)
 	wsOnly := opts()
 	wsOnly.Transports = []string{"websocket"}
 	hws := start(t, wsOnly)
@@ -146,17 +151,7 @@ func TestErrorCodes(t *testing.T) {
 // A refused WebSocket handshake is an HTTP answer before the upgrade,
 // with the same codes.
 func TestErrorCodesWebSocket(t *testing.T) {
-	o := opts()
-	o.AllowRequest = func(r *http.Request) error {
-		if r.URL.Query().Get("deny") != "" {
-			return errors.New("no entry")
-		}
-		return nil
-	}
-	h := start(t, o)
-	noEIO3 := opts()
-	noEIO3.AllowEIO3 = false
-	h4 := start(t, noEIO3)
+	h, h4 := startRefusing(t)
 	pollOnly := opts()
 	pollOnly.Transports = []string{"polling"}
 	hp := start(t, pollOnly)
