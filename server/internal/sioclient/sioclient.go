@@ -524,6 +524,13 @@ func (c *Client) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 	case args := <-ch:
 		return args, nil
 	case <-c.done:
+		// An ack read before the server's DISCONNECT is already in ch:
+		// select picks among ready cases at random, so look again.
+		select {
+		case args := <-ch:
+			return args, nil
+		default:
+		}
 		return nil, fmt.Errorf("waiting for ack of %s: %w", event, c.Err())
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for ack of %s: %w", event, ctx.Err())
