@@ -99,11 +99,12 @@ func TestValidColour(t *testing.T) {
 	}
 }
 
-// Alpha is clamped to [0, 1] as browsers do.
+// Alpha is clamped to [0, 1] as browsers do; any CSS whitespace separates.
 func TestColourAlpha(t *testing.T) {
 	for s, want := range map[string]float64{"red": 1, "#0008": 8.0 / 15, "#00000080": 128.0 / 255,
 		"rgba(1,2,3,5)": 1, "rgba(1,2,3,-1)": 0, "rgb(1 2 3 / 150%)": 1, "rgb(1 2 3 / 25%)": 0.25,
-		"hsl(1 2% 3% / none)": 0, "transparent": 0, "rgb(1 2 3 / 1e999)": 1} {
+		"hsl(1 2% 3% / none)": 0, "transparent": 0, "rgb(1 2 3 / 1e999)": 1,
+		"rgba(\t1 ,2,\n3 , .5 )": 0.5, "rgb(1\f2\r3/.5)": 0.5} {
 		if got, ok := ColourAlpha(s); !ok || math.Abs(got-want) > 1e-9 {
 			t.Errorf("ColourAlpha(%q) = %v, %v; want %v", s, got, ok, want)
 		}
