@@ -136,7 +136,7 @@ func (r *load) paceCursors(hz int, stop <-chan struct{}) []int64 {
 func (r *load) staleCursors(last []int64) int64 {
 	var stale int64
 	for i, rc := range r.receivers {
-		if r.clients[i] == nil {
+		if r.clients[i] == nil || !rc.observe {
 			continue
 		}
 		rc.mu.Lock()

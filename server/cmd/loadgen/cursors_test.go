@@ -29,3 +29,27 @@ func TestField(t *testing.T) {
 		t.Errorf("index after a partial match = %d, want 3", i)
 	}
 }
+
+// -observers picks every clients/N-th client; the others count circles
+// only, so loss is still checked on every client.
+func TestObservers(t *testing.T) {
+	r := newRun(1000, 10, options{rates: []int{1}, duration: 1, observers: 300})
+	var observed int
+	for _, rc := range r.receivers {
+		if rc.observe {
+			observed++
+		}
+	}
+	if observed != 300 {
+		t.Errorf("%d observers, want 300", observed)
+	}
+	counter := r.receivers[1]
+	counter.onEvent([]byte(`["circles",[{"x":1,"y":0,"dia":1},{"x":2,"y":0,"dia":1}],[["Zz",7,0]]]`))
+	counter.onEvent([]byte(`["add-circle",{"x":3,"y":0,"dia":1}]`))
+	if counter.count != 3 || r.delivered.Load() != 3 {
+		t.Errorf("a counting client saw %d circles (run: %d), want 3", counter.count, r.delivered.Load())
+	}
+	if all := newRun(10, 1, options{rates: []int{1}, duration: 1}); !all.receivers[9].observe {
+		t.Error("without -observers every client observes")
+	}
+}

@@ -137,6 +137,9 @@ func printTable(out io.Writer, o options, rs []*result) {
 		row(p+"delivered/s (window)", func(r *result) float64 { return float64(st(r).inWindow) / st(r).window.Seconds() }, "%.0f")
 		row(p+"fraction delivered", func(r *result) float64 { return frac(st(r).delivered, st(r).expected) }, "%.4f")
 		row(p+"lost", func(r *result) float64 { return float64(st(r).expected - st(r).delivered) }, "%.0f")
+		if o.observers > 0 {
+			row(p+"observers (latency, order, cursors)", func(r *result) float64 { return float64(st(r).observed) }, "%.0f")
+		}
 		row(p+"reordered", func(r *result) float64 { return float64(st(r).reordered) }, "%.0f")
 		row(p+"packets received", func(r *result) float64 { return float64(st(r).packets) }, "%.0f")
 		latencyRows(p+"latency", func(r *result) *histogram { return st(r).lat })
@@ -148,14 +151,14 @@ func printTable(out io.Writer, o options, rs []*result) {
 		}, "%.2f")
 		if o.cursors > 0 {
 			row(p+"cursor moves sent", func(r *result) float64 { return float64(st(r).cursorSent) }, "%.0f")
-			row(p+"cursor positions seen/s (window)", func(r *result) float64 { return float64(st(r).cursorInWindow) / st(r).window.Seconds() }, "%.0f")
-			row(p+"cursor positions seen / sent×clients", func(r *result) float64 {
-				return frac(st(r).cursorDelivered, st(r).cursorSent*int64(r.connected))
+			row(p+"cursor positions seen/s by observers (window)", func(r *result) float64 { return float64(st(r).cursorInWindow) / st(r).window.Seconds() }, "%.0f")
+			row(p+"cursor positions seen / sent×observers", func(r *result) float64 {
+				return frac(st(r).cursorDelivered, st(r).cursorSent*int64(st(r).observed))
 			}, "%.4f")
 			row(p+"cursors packets (alone) received", func(r *result) float64 { return float64(st(r).cursorPackets) }, "%.0f")
 			latencyRows(p+"cursor latency", func(r *result) *histogram { return st(r).cursorLat })
 			row(p+"server CPU µs/(circle+position) seen", func(r *result) float64 {
-				n := st(r).delivered + st(r).cursorDelivered
+				n := st(r).delivered + st(r).cursorDelivered*int64(r.connected)/int64(max(1, st(r).observed))
 				if n == 0 {
 					return 0
 				}
