@@ -133,7 +133,8 @@ func TestClearAliases(t *testing.T) {
 }
 
 // The same initials twice are two players; the list follows join order.
-// A dropped player leaves once the recovery window passes (short here).
+// A dropped player of a client that did not ask for the presence grace
+// leaves at once, as on Node.
 func TestDuplicateInitialsAndLeave(t *testing.T) {
 	s := startServer(t, nil, "-recovery-window", "300ms")
 	a := dial(t, s, sioclient.Options{})
