@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -571,4 +572,33 @@ func TestConnectAfterRefusedNamespace(t *testing.T) {
 		t.Fatalf("CONNECT after a refused one took %v to serve (the hold waited for a join that never came)", took)
 	}
 	t.Logf("CONNECT and first event after a refused namespace served in %v", took)
+}
+
+// The real thing: the built binary gets SIGTERM (main's NotifyContext),
+// tells its WebSocket and polling clients to go, and exits 0.
+func TestSIGTERMRealProcess(t *testing.T) {
+	p := startProcess(t, buildServer(t), map[string]string{"NODE_ID": "sigterm"})
+	var clients []*sioclient.Client
+	for _, tr := range transports {
+		clients = append(clients, dial(t, p.testServer, sioclient.Options{Transport: tr}))
+	}
+	register(t, clients[0], "st")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		select {
+		case <-c.Done():
+		case <-time.After(15 * time.Second):
+			t.Errorf("client %s (%s) not disconnected after SIGTERM", c.ID, c.SID)
+		}
+	}
+	select {
+	case <-p.waited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the process did not exit after SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0\n%s", code, p.logs.String())
+	}
 }
