@@ -585,19 +585,19 @@ func (rc *receiver) onEvent(arr []byte) {
 		return
 	}
 	rc.run.packets.Add(1)
-	if !rc.observe {
-		rc.countOnly(name, rest)
-		return
-	}
 	if string(name) == "circles" {
 		// ["circles",[circles…],[cursors…]]: a tick's cursors ride along.
 		// Circle objects are flat, so the first ']' closes their array.
 		if end := indexByte(rest, ']'); end >= 0 {
-			if cursors := rest[end+1:]; indexByte(cursors, '[') >= 0 {
+			if cursors := rest[end+1:]; rc.observe && indexByte(cursors, '[') >= 0 {
 				rc.onCursors(cursors, now)
 			}
 			rest = rest[:end]
 		}
+	}
+	if !rc.observe {
+		rc.countOnly(rest)
+		return
 	}
 	rc.mu.Lock()
 	n := int64(0)
@@ -627,16 +627,10 @@ func (rc *receiver) onEvent(arr []byte) {
 	rc.run.delivered.Add(n)
 }
 
-// countOnly counts the circles of a packet for a client that does not
-// observe: flat circle objects, one '{' each, before the array's ']'.
-func (rc *receiver) countOnly(name, rest []byte) {
-	n := int64(1)
-	if string(name) == "circles" {
-		if end := indexByte(rest, ']'); end >= 0 {
-			rest = rest[:end]
-		}
-		n = int64(bytes.Count(rest, []byte{'{'}))
-	}
+// countOnly counts the circles in circles for a client that does not
+// observe: flat objects, one '{' each.
+func (rc *receiver) countOnly(circles []byte) {
+	n := int64(bytes.Count(circles, []byte{'{'}))
 	rc.mu.Lock()
 	rc.count += n
 	rc.mu.Unlock()
