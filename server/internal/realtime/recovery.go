@@ -30,6 +30,8 @@ type recoveryAdapter struct {
 	stop    chan struct{}
 	once    sync.Once
 
+	members members // members.go: each room's sockets, for broadcasts
+
 	mu       sync.Mutex
 	sessions map[socket.PrivateSessionId]*socket.SessionWithTimestamp
 	replay   *replayBuffer // replay.go: stored once, capped in bytes
@@ -226,50 +228,40 @@ func onlyText(encoded []types.BufferInterface) (string, bool) {
 // each calls fn for every connected socket opts selects, once (the
 // in-memory adapter's apply, adapter.go:267).
 func (a *recoveryAdapter) each(opts *socket.BroadcastOptions, fn func(*socket.Socket)) {
-	sockets := a.Nsp().Sockets()
-	except := map[socket.SocketId]struct{}{}
-	if opts != nil && opts.Except != nil {
+	var except map[socket.SocketId]struct{}
+	if opts != nil && opts.Except != nil && opts.Except.Len() > 0 {
+		except = map[socket.SocketId]struct{}{}
 		for _, room := range opts.Except.Keys() {
-			if ids, ok := a.Rooms().Load(room); ok {
-				for _, id := range ids.Keys() {
-					except[id] = struct{}{}
-				}
+			for _, so := range a.roomSockets(room, false) {
+				except[so.Id()] = struct{}{}
 			}
 		}
 	}
-	send := func(id socket.SocketId) {
-		if _, skip := except[id]; skip {
-			return
-		}
-		if so, ok := sockets.Load(id); ok && so.Connected() {
+	send := func(so *socket.Socket) {
+		if _, skip := except[so.Id()]; !skip && so.Connected() {
 			fn(so)
 		}
 	}
-	if opts != nil && opts.Rooms != nil && opts.Rooms.Len() > 0 {
-		rooms := opts.Rooms.Keys()
-		if len(rooms) == 1 { // the usual case: no duplicates to skip
-			if ids, ok := a.Rooms().Load(rooms[0]); ok {
-				for _, id := range ids.Keys() {
-					send(id)
-				}
-			}
-			return
-		}
-		seen := map[socket.SocketId]struct{}{}
-		for _, room := range rooms {
-			if ids, ok := a.Rooms().Load(room); ok {
-				for _, id := range ids.Keys() {
-					if _, dup := seen[id]; !dup {
-						seen[id] = struct{}{}
-						send(id)
-					}
-				}
-			}
+	if opts == nil || opts.Rooms == nil || opts.Rooms.Len() == 0 {
+		for _, so := range a.roomSockets("", true) {
+			send(so)
 		}
 		return
 	}
-	a.Sids().Range(func(id socket.SocketId, _ *types.Set[socket.Room]) bool {
-		send(id)
-		return true
-	})
+	rooms := opts.Rooms.Keys()
+	if len(rooms) == 1 { // the usual case: no duplicates to skip
+		for _, so := range a.roomSockets(rooms[0], false) {
+			send(so)
+		}
+		return
+	}
+	seen := map[*socket.Socket]struct{}{}
+	for _, room := range rooms {
+		for _, so := range a.roomSockets(room, false) {
+			if _, dup := seen[so]; !dup {
+				seen[so] = struct{}{}
+				send(so)
+			}
+		}
+	}
 }
