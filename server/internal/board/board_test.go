@@ -150,6 +150,14 @@ func TestMemoryPlayers(t *testing.T) {
 	if got := must(m.Players(ctx, "other")); !slices.Equal(got, []string{"CC"}) {
 		t.Errorf("boards mixed: %v", got)
 	}
+	for _, c := range []struct {
+		board, initials string
+		want            bool
+	}{{"b", "AA", true}, {"b", "AB", false}, {"b", "CC", false}, {"other", "CC", true}, {"nobody", "AA", false}} {
+		if got, err := m.HasPlayer(ctx, c.board, c.initials); got != c.want || err != nil {
+			t.Errorf("HasPlayer(%s, %s) = %v, %v; want %v", c.board, c.initials, got, err, c.want)
+		}
+	}
 	m.Leave(ctx, "b", "2")
 	m.Leave(ctx, "other", "3")
 	if len(m.boards) != 0 {

@@ -28,6 +28,8 @@ type Store interface {
 	// Leave removes a player; removed is false when it was not registered.
 	Leave(ctx context.Context, board, id string) (list []string, removed bool, err error)
 	Players(ctx context.Context, board string) ([]string, error)
+	// HasPlayer reports whether a player registered with these initials.
+	HasPlayer(ctx context.Context, board, initials string) (bool, error)
 	AddCircle(ctx context.Context, board string, c Circle) error
 	Circles(ctx context.Context, board string) ([]Circle, error)
 	Clear(ctx context.Context, board string) error
@@ -249,6 +251,17 @@ func (m *Memory) Players(_ context.Context, name string) ([]string, error) {
 		return initials(b.players), nil
 	}
 	return []string{}, nil
+}
+
+// HasPlayer scans the players without listing them: it runs for every
+// circle an unregistered socket draws.
+func (m *Memory) HasPlayer(_ context.Context, name, initials string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b := m.boards[name]; b != nil {
+		return slices.ContainsFunc(b.players, func(p Player) bool { return p.Initials == initials }), nil
+	}
+	return false, nil
 }
 
 func (m *Memory) AddCircle(_ context.Context, name string, c Circle) error {

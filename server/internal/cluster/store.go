@@ -280,6 +280,12 @@ func (n *Node) Players(ctx context.Context, b string) ([]string, error) {
 	return n.localList(b), nil
 }
 
+// HasPlayer looks for the initials in Players' list.
+func (n *Node) HasPlayer(ctx context.Context, b, initials string) (bool, error) {
+	list, err := n.Players(ctx, b)
+	return slices.Contains(list, initials), err
+}
+
 // sharedList is the shared list, or this node's view while Redis is down.
 // Callers hold n.mu.
 func (n *Node) sharedList(ctx context.Context, b string) []string {

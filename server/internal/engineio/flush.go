@@ -55,16 +55,17 @@ func (f *flushers) run() {
 	defer f.wg.Done()
 	var bufs net.Buffers
 	scratch := new([]byte)
+	w := newNowWriter()
 	for {
 		select {
 		case t := <-f.ch:
-			bufs = t.flush(bufs, scratch)
+			bufs = t.flush(bufs, scratch, w)
 			clear(bufs[:cap(bufs)])
 		case <-f.stop:
 			for { // what was offered before the stop is still written
 				select {
 				case t := <-f.ch:
-					bufs = t.flush(bufs, scratch)
+					bufs = t.flush(bufs, scratch, w)
 				default:
 					return
 				}
@@ -84,27 +85,44 @@ func (f *flushers) close() {
 	f.wg.Wait()
 }
 
-// writeNow writes bufs without waiting and returns what the socket could
+// nowWriter writes without waiting. One per flusher: its callback is
+// made once, as a closure made per write was a heap allocation per
+// delivery.
+type nowWriter struct {
+	chunk net.Buffers
+	n     int
+	err   error
+	fn    func(fd uintptr) bool
+}
+
+func newNowWriter() *nowWriter {
+	w := &nowWriter{}
+	w.fn = func(fd uintptr) bool {
+		w.n, w.err = unix.Writev(int(fd), w.chunk)
+		return true // never wait for the socket to drain
+	}
+	return w
+}
+
+// write writes bufs without waiting and returns what the socket could
 // not take yet (copied: bufs may point at a flusher's scratch space).
-func writeNow(raw syscall.RawConn, bufs net.Buffers) (net.Buffers, error) {
+func (w *nowWriter) write(raw syscall.RawConn, bufs net.Buffers) (net.Buffers, error) {
+	defer func() { w.chunk = nil }()
 	for len(bufs) > 0 {
-		chunk := bufs[:min(len(bufs), 1024)] // IOV_MAX
-		var n int
-		var werr error
-		if err := raw.Write(func(fd uintptr) bool {
-			n, werr = unix.Writev(int(fd), chunk)
-			return true // never wait for the socket to drain
-		}); err != nil {
+		w.chunk = bufs[:min(len(bufs), 1024)] // IOV_MAX
+		if err := raw.Write(w.fn); err != nil {
 			return nil, err
 		}
+		n, werr := w.n, w.err
 		if errors.Is(werr, unix.EAGAIN) || errors.Is(werr, unix.EINTR) {
 			n, werr = 0, nil
 		}
 		if werr != nil {
 			return nil, werr
 		}
+		written := total(w.chunk)
 		bufs = consume(bufs, n)
-		if n < total(chunk) {
+		if n < written {
 			var rest []byte
 			for _, b := range bufs {
 				rest = append(rest, b...)

@@ -196,13 +196,13 @@ func frameLen(p packet, protocol int) int {
 // flush writes what is queued without ever waiting (a flusher's work:
 // flush.go). A connection that cannot take it all now gets a writer
 // goroutine of its own for the rest.
-func (t *wsTransport) flush(bufs net.Buffers, scratch *[]byte) net.Buffers {
+func (t *wsTransport) flush(bufs net.Buffers, scratch *[]byte, w *nowWriter) net.Buffers {
 	for range maxFlushRounds {
 		var ok bool
 		if bufs, ok = t.collect(bufs, scratch); !ok {
 			return bufs
 		}
-		rest, err := writeNow(t.raw, bufs)
+		rest, err := w.write(t.raw, bufs)
 		if err != nil {
 			t.writeFailed(err)
 			return bufs

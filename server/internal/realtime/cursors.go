@@ -24,20 +24,63 @@ type Cursor struct {
 
 // MarshalJSON writes a compact entry as [id, x, y]: in a hall's tick
 // packet most bytes are cursors, and every byte is copied per recipient.
-func (c Cursor) MarshalJSON() ([]byte, error) {
+func (c Cursor) MarshalJSON() ([]byte, error) { return appendCursor(nil, c) }
+
+// cursorList is a tick's cursors. It encodes itself in one buffer:
+// encoding/json calls a MarshalJSON per element and checks each result,
+// 6000 times a second in a hall.
+type cursorList []Cursor
+
+func (l cursorList) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+32*len(l))
+	b = append(b, '[')
+	for i, c := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendCursor(b, c); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+func appendCursor(b []byte, c Cursor) ([]byte, error) {
 	if c.Initials != "" || c.Color != "" {
 		type object Cursor // the same fields, without this method
-		return json.Marshal(object(c))
+		full, err := json.Marshal(object(c))
+		if err != nil {
+			return nil, fmt.Errorf("cursor: %w", err)
+		}
+		return append(b, full...), nil
 	}
-	id, err := json.Marshal(c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("cursor id: %w", err)
+	b = append(b, '[')
+	if plainID(c.ID) { // public ids are base64url: nothing to escape
+		b = append(append(append(b, '"'), c.ID...), '"')
+	} else {
+		id, err := json.Marshal(c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("cursor id: %w", err)
+		}
+		b = append(b, id...)
 	}
-	b := append(append([]byte{'['}, id...), ',')
+	b = append(b, ',')
 	b = strconv.AppendFloat(b, c.X, 'f', -1, 64)
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, c.Y, 'f', -1, 64)
 	return append(b, ']'), nil
+}
+
+func plainID(id string) bool {
+	for i := range len(id) {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Cursor fan-out modes.
@@ -165,7 +208,7 @@ func (h *cursorHub) Close() {
 // cursorBatch is one board's cursors for one tick. Volatile batches may be
 // dropped for a busy client; the settle re-send may not.
 type cursorBatch struct {
-	cursors  []Cursor
+	cursors  cursorList
 	volatile bool
 }
 

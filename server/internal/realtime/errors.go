@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/realtime-circles/realtime-circles/server/internal/board"
 )
@@ -17,11 +16,11 @@ var errSomeoneElses = fmt.Errorf("%w add-circle: those initials belong to a regi
 // store sees it): it would draw in that player's name. Lesson pages
 // register first and never get here.
 func (s *Server) notSomeoneElses(ctx context.Context, boardName, initials string) error {
-	list, err := s.store.Players(ctx, boardName)
+	taken, err := s.store.HasPlayer(ctx, boardName, initials)
 	if err != nil {
 		return fmt.Errorf("reading players: %w", err)
 	}
-	if slices.Contains(list, initials) {
+	if taken {
 		return errSomeoneElses
 	}
 	return nil

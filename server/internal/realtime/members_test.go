@@ -68,7 +68,7 @@ func TestBroadcastFollowsJoinsAndLeaves(t *testing.T) {
 
 	sa.Leave("r")
 	emit("r", 3)
-	emit("", 4) // keeps everyone's list: {a, b}
+	emit("", 4)       // keeps everyone's list: {a, b}
 	expect("a", a, 4) // in order: 3 never came
 	expect("b", b, 3, 4)
 
