@@ -12,15 +12,27 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/realtime-circles/realtime-circles/server/internal/config"
+	"github.com/realtime-circles/realtime-circles/server/internal/gcpace"
 )
 
 func main() {
 	// go-redis logs through a process-wide logger; set here, once per
 	// process, never in run (which tests start many times at once).
 	redis.SetLogger(redisLog{log.New(os.Stderr, "redis: ", log.LstdFlags)})
+	// GOGC is process-wide too: paced here, not in run.
+	headroom, err := config.GCHeadroom(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(1)
+	}
+	pacer := gcpace.Start(headroom)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+	err = run(ctx, os.Args, os.Getenv, os.Stdout)
+	stop()
+	pacer.Stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
 		os.Exit(1)
 	}

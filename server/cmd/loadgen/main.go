@@ -86,7 +86,7 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for stragglers after a step")
 	fs.BoolVar(&o.batch, "batch", false, "clients announce auth {batch: true} (the hall page); the Go server then sends one circles packet per tick")
 	fs.IntVar(&o.dialers, "dialers", 50, "concurrent handshakes while connecting")
-	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait after connecting before reading idle memory")
+	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait after connecting before reading idle memory (the Go server returns what a burst of connections touched after 2 s quiet: gcpace)")
 	fs.StringVar(&goEnv, "go-env", "RATE_LIMIT=1000000,MAX_CONNS_PER_IP=0", "extra environment for the Go server (comma-separated K=V)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "a handshake slower than this counts as hung")
 	fs.IntVar(&o.cursors, "cursors", 0, "clients (the first C) that register and send cursor {x, y} at -cursor-hz each")

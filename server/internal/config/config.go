@@ -225,7 +225,22 @@ const (
 	DefaultBoardIdleTTL     = time.Hour
 	DefaultReplayBoardBytes = 256 << 10
 	DefaultReplayBytes      = 32 << 20
+	DefaultGCHeadroom       = 64 << 20
 )
+
+// GCHeadroom reads GC_HEADROOM: bytes the heap may grow between garbage
+// collections however little survives (gcpace; 0 = plain GOGC). It is
+// process-wide, like GOGC, so main reads it once, not per server.
+func GCHeadroom(getenv func(string) string) (uint64, error) {
+	n, err := envInt(getenv, "GC_HEADROOM", DefaultGCHeadroom)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("GC_HEADROOM=%d: want ≥ 0 bytes", n)
+	}
+	return uint64(n), nil
+}
 
 func envDuration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
 	v := getenv(key)

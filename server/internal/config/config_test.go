@@ -150,3 +150,16 @@ func TestReadmeMatchesFlags(t *testing.T) {
 		t.Errorf("environment: -h %v\nREADME %v", slices.Sorted(maps.Keys(hEnv)), slices.Sorted(maps.Keys(rEnv)))
 	}
 }
+
+func TestGCHeadroom(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want uint64
+		ok   bool
+	}{{"", DefaultGCHeadroom, true}, {"0", 0, true}, {"134217728", 128 << 20, true}, {"-1", 0, false}, {"64MiB", 0, false}} {
+		got, err := GCHeadroom(env(map[string]string{"GC_HEADROOM": c.v}))
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("GC_HEADROOM=%q: %d, %v; want %d, ok %v", c.v, got, err, c.want, c.ok)
+		}
+	}
+}
