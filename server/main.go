@@ -18,24 +18,28 @@ import (
 )
 
 func main() {
-	// go-redis logs through a process-wide logger; set here, once per
-	// process, never in run (which tests start many times at once).
+	if err := serve(); err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// serve sets what is process-wide, once per process and never in run
+// (which tests start many times at once), then runs the server until
+// SIGTERM or SIGINT.
+func serve() error {
+	// go-redis logs through a process-wide logger.
 	redis.SetLogger(redisLog{log.New(os.Stderr, "redis: ", log.LstdFlags)})
-	// GOGC is process-wide too: paced here, not in run.
+	// GOGC is process-wide too.
 	headroom, err := config.GCHeadroom(os.Getenv)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "server: %v\n", err)
-		os.Exit(1)
+		return err
 	}
 	pacer := gcpace.Start(headroom)
+	defer pacer.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, os.Args, os.Getenv, os.Stdout)
-	stop()
-	pacer.Stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "server: %v\n", err)
-		os.Exit(1)
-	}
+	defer stop()
+	return run(ctx, os.Args, os.Getenv, os.Stdout)
 }
 
 // redisLog drops go-redis's "failed to dial" lines, one per attempt and
