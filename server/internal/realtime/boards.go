@@ -42,9 +42,13 @@ func boardOf(so *socket.Socket) (name string, ok bool) {
 	return board.Default, true
 }
 
-// chooseBoard is a connection middleware: it settles the socket's board
+// chooseBoard is a connection middleware: it puts the socket on its board
 // before the connection handler runs, and refuses an invalid board name
-// with a CONNECT_ERROR the client can show.
+// with a CONNECT_ERROR the client can show. It is the last middleware, and
+// it joins the board's rooms itself: the library writes the CONNECT reply
+// before it runs the connection handlers (namespace.go:342-349), so a
+// circle drawn in between would miss a client that counts as connected.
+// A socket refused after this leaves its rooms (socket.go:596 _cleanup).
 func (s *Server) chooseBoard(so *socket.Socket, next func(*socket.ExtendedError)) {
 	if _, restored := so.Data().(*player); restored && so.Recovered() {
 		next(nil) // keep the recovered board and initials
@@ -62,6 +66,7 @@ func (s *Server) chooseBoard(so *socket.Socket, next func(*socket.ExtendedError)
 		return
 	}
 	so.SetData(&player{board: name, id: newPublicID(), grace: wantsGrace(so)})
+	s.joinBoard(so, name)
 	next(nil)
 }
 

@@ -36,8 +36,7 @@ func (s *Server) attach(io *socket.Server) {
 		if socket.Recovered() {
 			s.recovered(socket, me)
 		} else {
-			s.joinBoard(socket, me.board)
-			s.sendBoard(socket, me.board)
+			s.sendBoard(socket, me.board) // chooseBoard joined it
 		}
 		s.attachPresence(io, socket, me)
 		watchBye(socket, me)
