@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -18,20 +17,18 @@ import (
 // a handler, a circle drawn in between would miss a client that counts
 // as connected (Node runs the reply and the handlers in one tick).
 func TestOnBoardWhenConnected(t *testing.T) {
-	s := New(Options{Limits: defaultLimits})
-	t.Cleanup(func() { _ = s.Close() })
+	s := testServer(t)
 	// "connect" fires after the reply is written and before "connection".
 	rooms := make(chan []socket.Room, 1)
 	s.io.Of("/", nil).On("connect", func(args ...any) {
 		rooms <- args[0].(*socket.Socket).Rooms().Keys()
 	})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	url := serve(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	for _, batch := range []bool{false, true} {
-		c, err := sioclient.Dial(ctx, srv.URL, sioclient.Options{Auth: map[string]any{"board": "hall", "batch": batch}})
+		c, err := sioclient.Dial(ctx, url, sioclient.Options{Auth: map[string]any{"board": "hall", "batch": batch}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,16 +14,33 @@ import (
 	"github.com/realtime-circles/realtime-circles/server/internal/sioclient"
 )
 
+// testServer is a Server with the default limits, closed when the test
+// ends.
+func testServer(t *testing.T) *Server {
+	t.Helper()
+	s := New(Options{Limits: defaultLimits})
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// serve serves s's handler over HTTP until the test ends; it returns the
+// URL to dial.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // churn connects n clients over transport and closes them, with s's
 // handler served on a test server.
 func churn(t *testing.T, s *Server, n int, transport sioclient.Transport) {
 	t.Helper()
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	url := serve(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := range n {
-		c, err := sioclient.Dial(ctx, srv.URL, sioclient.Options{Transport: transport})
+		c, err := sioclient.Dial(ctx, url, sioclient.Options{Transport: transport})
 		if err != nil {
 			t.Fatalf("client %d: %v", i, err)
 		}
@@ -34,8 +51,7 @@ func churn(t *testing.T, s *Server, n int, transport sioclient.Transport) {
 // Every socket's task queue is freed after its session closes (the
 // library's queue.New finalizer cycle kept every one: library.go).
 func TestTaskQueuesFreed(t *testing.T) {
-	s := New(Options{Limits: defaultLimits})
-	t.Cleanup(func() { _ = s.Close() })
+	s := testServer(t)
 	var made, freed atomic.Int64
 	s.io.Use(func(so *socket.Socket, next func(*socket.ExtendedError)) {
 		q := taskQueueOf(so)
@@ -65,8 +81,7 @@ func TestTaskQueuesFreed(t *testing.T) {
 // No client's connect-timeout goroutine outlives its session (a lost
 // ClearTimeout left it waiting forever on a stopped timer: library.go).
 func TestConnectTimersReleased(t *testing.T) {
-	s := New(Options{Limits: defaultLimits})
-	t.Cleanup(func() { _ = s.Close() })
+	s := testServer(t)
 	if connectTimerOf(&socket.Client{}) != nil {
 		t.Fatal("a zero Client has no timer")
 	}

@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,19 +13,17 @@ import (
 // A broadcast reaches exactly a room's members as they join and leave,
 // though each room's list is kept between broadcasts (members.go).
 func TestBroadcastFollowsJoinsAndLeaves(t *testing.T) {
-	s := New(Options{Limits: defaultLimits})
-	t.Cleanup(func() { _ = s.Close() })
+	s := testServer(t)
 	connected := make(chan *socket.Socket, 1)
 	s.io.Use(func(so *socket.Socket, next func(*socket.ExtendedError)) {
 		connected <- so
 		next(nil)
 	})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	url := serve(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dial := func() (*sioclient.Client, *socket.Socket) {
-		c, err := sioclient.Dial(ctx, srv.URL, sioclient.Options{})
+		c, err := sioclient.Dial(ctx, url, sioclient.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
