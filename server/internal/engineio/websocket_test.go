@@ -2,10 +2,17 @@ package engineio_test
 
 import (
 	"bytes"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/realtime-circles/realtime-circles/server/internal/engineio"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
@@ -133,4 +140,112 @@ func TestWebSocketHeartbeatDirection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An idle WebSocket connection waits in one goroutine with the smallest
+// stack, 2 KB, even after handling a message grew its stack: the runtime
+// never shrinks a stack below 4 KB once it has grown, so the reader waits
+// for the next frame on a fresh goroutine.
+//
+// It measures in a fresh process of this test binary: a process that has
+// run other tests keeps the stacks of their ended goroutines, and new
+// goroutines reuse them without a change in the stack memory counted.
+func TestIdleReaderStackSmall(t *testing.T) {
+	if os.Getenv(stackChild) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIdleReaderStackSmall$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), stackChild+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("measuring process: %v\n%s", err, out)
+		}
+		t.Logf("measuring process:\n%s", out)
+		return
+	}
+	const conns = 200
+	handled := make(chan struct{}, conns)
+	srv := engineio.New(opts())
+	srv.On("connection", func(a ...any) {
+		a[0].(*engineio.Socket).On("data", func(...any) {
+			growStack(32) // as deep as a Socket.IO event handler, and more
+			handled <- struct{}{}
+		})
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.CloseClientConnections(); hs.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/engine.io/?EIO=4&transport=websocket"
+
+	g0, stack0 := idleStacks()
+	for range conns {
+		c, _, err := (&websocket.Dialer{HandshakeTimeout: wait}).Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		readText(t, c) // the open packet
+		writeText(t, c, "4grow")
+	}
+	for range conns {
+		select {
+		case <-handled:
+		case <-time.After(wait):
+			t.Fatal("a message was not handled")
+		}
+	}
+	g, stack := idleStacks()
+	perConn := float64(stack-stack0) / conns / 1024
+	t.Logf("%d idle connections: %.2f goroutines, %.2f KB of stack each", conns, float64(g-g0)/conns, perConn)
+	if g-g0 > conns+conns/10 {
+		t.Errorf("%d goroutines for %d idle connections, want one each", g-g0, conns)
+	}
+	if fresh := freshStack(conns); perConn > 1.5*fresh {
+		t.Errorf("%.2f KB of stack per idle connection, want a fresh goroutine's %.2f", perConn, fresh)
+	}
+}
+
+// freshStack is the stack of a goroutine that has only waited, in KB:
+// 2 KB, or more in a -race build.
+func freshStack(n int) float64 {
+	_, stack0 := idleStacks()
+	var started, ended sync.WaitGroup
+	release := make(chan struct{})
+	for range n {
+		started.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			started.Done()
+			<-release
+		}()
+	}
+	started.Wait()
+	_, stack := idleStacks()
+	close(release)
+	ended.Wait()
+	return float64(stack-stack0) / float64(n) / 1024
+}
+
+// stackChild is set in the environment of the measuring process.
+const stackChild = "ENGINEIO_TEST_STACK_CHILD"
+
+// growStack uses about n × 512 bytes of stack.
+//
+//go:noinline
+func growStack(n int) byte {
+	var pad [512]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		return pad[0]
+	}
+	return growStack(n-1) + pad[n%len(pad)]
+}
+
+// idleStacks is the goroutine count and stack memory once the collector
+// has shrunk what it can: one halving per cycle, so several cycles.
+func idleStacks() (goroutines int, stack uint64) {
+	var m runtime.MemStats
+	for range 6 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return runtime.NumGoroutine(), m.StackInuse
 }

@@ -129,6 +129,10 @@ func (f *frameReader) fill(n int) error {
 	return nil
 }
 
+// empty reports whether nothing is buffered: the next read waits for the
+// peer.
+func (f *frameReader) empty() bool { return f.r == f.w }
+
 // next returns the next message (opText or opBinary) or control frame
 // (opPing, opPong, opClose) with its payload.
 func (f *frameReader) next() (byte, []byte, error) {
