@@ -350,3 +350,34 @@ func TestBrowserTransports(t *testing.T) {
 		})
 	}
 }
+
+// A long poll of 1 KB or more reaches the stock client in Chromium
+// compressed, as from Node: a page joining a board of 30 circles over
+// polling gets them all in its board snapshot, and that poll's body came
+// smaller over the wire than it decoded (Resource Timing).
+func TestBrowserPollingCompressed(t *testing.T) {
+	s := logsOnFailure(t, startServer(t, nil))
+	other := dialPeer(t, s)
+	register(t, other, "ot")
+	const circles = 30
+	for i := range circles {
+		reply, err := other.EmitWithAck(ctxT(t, 10*time.Second), "add-circle", map[string]any{"x": 10 + i, "y": 50, "dia": 20, "rgba": "rgba(0, 0, 255, 0.5)"})
+		if err != nil || !strings.Contains(string(reply[0]), `"ok":true`) {
+			t.Fatalf("circle %d: %s %v", i, reply, err)
+		}
+	}
+	p := newPage(t, newBrowser(t), s.URL+"/", "pg")
+	got := evalJS[float64](p, `new Promise((resolve, reject) => {
+	  const s = io({forceNew: true, reconnection: false, transports: ['polling']});
+	  s.on('board', circles => { window.__sid = s.io.engine.id; resolve(circles.length); });
+	  s.on('connect_error', err => reject(new Error('connect_error: ' + err.message)));
+	})`)
+	if got != circles {
+		t.Fatalf("board of %v circles, want %d", got, circles)
+	}
+	squeezed := `performance.getEntriesByType('resource').filter(e => e.name.includes('sid=' + window.__sid) &&
+	  e.encodedBodySize > 0 && e.encodedBodySize < e.decodedBodySize)`
+	p.waitJS(squeezed+`.length > 0`, "a poll that came compressed")
+	t.Logf("compressed polls (bytes on the wire/decoded): %s",
+		evalJS[string](p, squeezed+`.map(e => e.encodedBodySize + '/' + e.decodedBodySize).join(' ')`))
+}

@@ -27,10 +27,11 @@ const recordSeparator = '\x1e'
 // packet is one Engine.IO packet. A message is either text or binary
 // (bin != nil); a shared broadcast message carries msg instead.
 type packet struct {
-	typ  byte
-	text string
-	bin  []byte
-	msg  *Message
+	typ   byte
+	plain bool // sent with Compress(false): never compressed
+	text  string
+	bin   []byte
+	msg   *Message
 }
 
 func (p packet) data() string {

@@ -148,6 +148,7 @@ func (t *pollingTransport) onPoll(w http.ResponseWriter, r *http.Request) {
 		ps = append(ps, packet{typ: typeNoop})
 	}
 	body, binary := encodePayload(ps, s.protocol, t.supportsBinary)
+	compress := shouldCompress(ps)
 	if sendClose || len(batch) == 0 {
 		clear(batch)
 	} else {
@@ -158,6 +159,16 @@ func (t *pollingTransport) onPoll(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/octet-stream")
 	} else {
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
+	}
+	if threshold := s.srv.opts.CompressThreshold; compress && threshold >= 0 && len(body) >= threshold {
+		if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+			if z, err := s.srv.zip.compress(enc, body); err == nil {
+				body = z
+				h.Set("Content-Encoding", enc)
+			} else {
+				s.srv.log.Warn("compressing a poll", "sid", s.id, "err", err)
+			}
+		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")

@@ -2,13 +2,17 @@ package engineio_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
@@ -242,4 +246,67 @@ func TestPollingMaxPayload(t *testing.T) {
 			assertError(t, r, 400, 1, "Session ID unknown")
 		})
 	})
+}
+
+// A poll's payload of 1 KB or more is compressed as Node compresses it
+// (httpCompression): gzip or deflate (zlib), whichever Accept-Encoding
+// prefers; not when the client takes neither, not below the threshold,
+// and not when its messages were sent with Compress(false).
+func TestPollingCompression(t *testing.T) {
+	h := start(t, opts())
+	big := strings.Repeat("circle ", 300)
+	eachVersion(t, func(t *testing.T, eio string) {
+		p, _, sock := h.openPolling(t, eio, "")
+		for _, c := range []struct {
+			name, accept, msg string
+			opts              *packet.Options
+			want              string // Content-Encoding
+		}{
+			{"gzip", "gzip, deflate, br", big, nil, "gzip"},
+			{"deflate", "deflate", big, nil, "deflate"},
+			{"preferred", "gzip;q=0.5, deflate", big, nil, "deflate"},
+			{"any", "*", big, nil, "gzip"},
+			{"neither", "identity", big, nil, ""},
+			{"refused", "gzip;q=0", big, nil, ""},
+			{"small", "gzip", big[:1000], nil, ""},
+			{"compress false", "gzip", big, packet.NewOptions(false), ""},
+			{"compress true", "gzip", big, packet.NewOptions(true), "gzip"},
+		} {
+			sock.Write(strings.NewReader(c.msg), c.opts, nil)
+			r := h.do(t, http.MethodGet, p.q(), nil, http.Header{"Accept-Encoding": {c.accept}})
+			if got := r.header.Get("Content-Encoding"); got != c.want {
+				t.Fatalf("%s: Content-Encoding %q, want %q", c.name, got, c.want)
+			}
+			if n := r.header.Get("Content-Length"); n != strconv.Itoa(len(r.body)) {
+				t.Fatalf("%s: Content-Length %s for %d bytes", c.name, n, len(r.body))
+			}
+			r.body = inflate(t, c.want, r.body)
+			if got := decode(t, eio, r); len(got) != 1 || got[0] != "4"+c.msg {
+				t.Fatalf("%s: payload %.40q…, want the message", c.name, got)
+			}
+		}
+	})
+}
+
+// inflate undoes a Content-Encoding.
+func inflate(t *testing.T, enc string, b []byte) []byte {
+	t.Helper()
+	var r io.Reader
+	var err error
+	switch enc {
+	case "":
+		return b
+	case "gzip":
+		r, err = gzip.NewReader(bytes.NewReader(b))
+	case "deflate":
+		r, err = zlib.NewReader(bytes.NewReader(b))
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", enc, err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: %v", enc, err)
+	}
+	return out
 }

@@ -56,6 +56,10 @@ type Options struct {
 	// MaxQueue is how many packets may wait for one client before it is
 	// dropped as too slow (4096).
 	MaxQueue int
+	// CompressThreshold: polling payloads this long or longer are
+	// compressed when the client accepts gzip or deflate (1024, Node's
+	// httpCompression.threshold; negative: never).
+	CompressThreshold int
 	// OnWrite, if set, sees every text message written to one socket
 	// (not shared broadcasts: their sender knows them).
 	OnWrite func(sock *Socket, text string)
@@ -74,6 +78,7 @@ type Server struct {
 	closed   atomic.Bool
 	origins  map[string]bool
 	anyOrig  bool
+	zip      compressors // polling payloads (compress.go)
 }
 
 var _ engine.BaseServer = (*Server)(nil)
@@ -97,6 +102,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxQueue <= 0 {
 		opts.MaxQueue = 4096
+	}
+	if opts.CompressThreshold == 0 {
+		opts.CompressThreshold = defaultCompressThreshold
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

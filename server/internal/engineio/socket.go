@@ -137,10 +137,14 @@ func (s *Socket) Send(data io.Reader, opts *enginepacket.Options, cb engine.Send
 
 // Write queues a message: a text one for a *types.StringBuffer or
 // *strings.Reader (what the Socket.IO encoder makes), a binary one for any
-// other reader. The callback is not supported: nothing in the Socket.IO
-// layer passes one.
-func (s *Socket) Write(data io.Reader, _ *enginepacket.Options, _ engine.SendCallback) engine.Socket {
+// other reader. Compress(false) in opts keeps it out of compressed
+// polling payloads. The callback is not supported: nothing in the
+// Socket.IO layer passes one.
+func (s *Socket) Write(data io.Reader, opts *enginepacket.Options, _ engine.SendCallback) engine.Socket {
 	p := packet{typ: typeMessage}
+	if opts != nil && opts.Compress != nil {
+		p.plain = !*opts.Compress
+	}
 	switch d := data.(type) {
 	case *types.StringBuffer:
 		p.text = d.String()

@@ -182,9 +182,10 @@ func (a *recoveryAdapter) Broadcast(packet *parser.Packet, opts *socket.Broadcas
 	wo.Compress = flags.Compress
 	write := func(so *socket.Socket) bool { so.Client().WriteToEngine(encoded, wo); return true }
 	text, isText := onlyText(encoded)
-	if isText {
+	if isText && (flags.Compress == nil || *flags.Compress) {
 		// One encoded message for every recipient: our engine writes its
-		// one WebSocket frame to each (engineio.Message).
+		// one WebSocket frame to each (engineio.Message). Compress(false)
+		// takes the library's path, which hands the flag to the engine.
 		msg := engineio.NewMessage(text)
 		write = func(so *socket.Socket) bool {
 			conn, ours := so.Conn().(*engineio.Socket)

@@ -1,0 +1,105 @@
+package engineio
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Polling responses are compressed as Node's engine.io does by default
+// (its httpCompression option, polling.ts doWrite): a payload of at least
+// the threshold (1 KB) that carries a message not sent with
+// Compress(false) goes out as gzip or deflate, whichever the client's
+// Accept-Encoding prefers. WebSocket frames are not compressed: Node's
+// perMessageDeflate is off by default too.
+
+// defaultCompressThreshold is Node's httpCompression.threshold.
+const defaultCompressThreshold = 1024
+
+// compressors pools the encoders: a flate encoder allocates about 800 KB.
+type compressors struct {
+	gzip, deflate sync.Pool
+}
+
+// resetWriter is a *gzip.Writer or a *zlib.Writer.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compress encodes body with enc ("gzip" or "deflate": zlib, as Node's
+// zlib.createDeflate).
+func (c *compressors) compress(enc string, body []byte) ([]byte, error) {
+	pool, fresh := &c.gzip, func(w io.Writer) resetWriter { return gzip.NewWriter(w) }
+	if enc == "deflate" {
+		pool, fresh = &c.deflate, func(w io.Writer) resetWriter { return zlib.NewWriter(w) }
+	}
+	var out bytes.Buffer
+	out.Grow(len(body) / 3)
+	zw, ok := pool.Get().(resetWriter)
+	if ok {
+		zw.Reset(&out)
+	} else {
+		zw = fresh(&out)
+	}
+	defer pool.Put(zw)
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// shouldCompress reports whether a payload of these packets may be
+// compressed: one of its messages allows it (pings and noops carry no
+// compress flag in Node, so they never do).
+func shouldCompress(ps []packet) bool {
+	for _, p := range ps {
+		if p.typ == typeMessage && !p.plain {
+			return true
+		}
+	}
+	return false
+}
+
+// negotiateEncoding picks "gzip" or "deflate" from an Accept-Encoding
+// header, "" if the client takes neither: the highest quality wins, gzip
+// on a tie (Node's accepts(req).encodings(["gzip", "deflate"])).
+func negotiateEncoding(accept string) string {
+	q := map[string]float64{}
+	star := -1.0
+	for _, part := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		weight := 1.0
+		for _, p := range strings.Split(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "q="); ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					weight = f
+				}
+			}
+		}
+		if name == "*" {
+			star = weight
+		} else {
+			q[name] = weight
+		}
+	}
+	best, bestQ := "", 0.0
+	for _, enc := range []string{"gzip", "deflate"} {
+		w, ok := q[enc]
+		if !ok {
+			w = star
+		}
+		if w > bestQ {
+			best, bestQ = enc, w
+		}
+	}
+	return best
+}
