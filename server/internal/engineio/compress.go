@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,25 @@ type compressors struct {
 type resetWriter interface {
 	io.WriteCloser
 	Reset(io.Writer)
+}
+
+// compressPoll compresses a poll's body if it is long enough and the
+// client takes gzip or deflate, setting Content-Encoding in h.
+func (s *Server) compressPoll(h http.Header, r *http.Request, body []byte) []byte {
+	if threshold := s.opts.CompressThreshold; threshold < 0 || len(body) < threshold {
+		return body
+	}
+	enc := negotiateEncoding(r.Header.Get("Accept-Encoding"))
+	if enc == "" {
+		return body
+	}
+	z, err := s.zip.compress(enc, body)
+	if err != nil {
+		s.log.Warn("compressing a poll", "err", err)
+		return body
+	}
+	h.Set("Content-Encoding", enc)
+	return z
 }
 
 // compress encodes body with enc ("gzip" or "deflate": zlib, as Node's
@@ -72,8 +92,7 @@ func shouldCompress(ps []packet) bool {
 // header, "" if the client takes neither: the highest quality wins, gzip
 // on a tie (Node's accepts(req).encodings(["gzip", "deflate"])).
 func negotiateEncoding(accept string) string {
-	q := map[string]float64{}
-	star := -1.0
+	gzipQ, deflateQ, starQ := -1.0, -1.0, 0.0 // -1: not named
 	for _, part := range strings.Split(accept, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		name = strings.ToLower(strings.TrimSpace(name))
@@ -85,21 +104,26 @@ func negotiateEncoding(accept string) string {
 				}
 			}
 		}
-		if name == "*" {
-			star = weight
-		} else {
-			q[name] = weight
+		switch name {
+		case "gzip":
+			gzipQ = weight
+		case "deflate":
+			deflateQ = weight
+		case "*":
+			starQ = weight
 		}
 	}
-	best, bestQ := "", 0.0
-	for _, enc := range []string{"gzip", "deflate"} {
-		w, ok := q[enc]
-		if !ok {
-			w = star
-		}
-		if w > bestQ {
-			best, bestQ = enc, w
-		}
+	if gzipQ < 0 {
+		gzipQ = starQ
 	}
-	return best
+	if deflateQ < 0 {
+		deflateQ = starQ
+	}
+	switch {
+	case gzipQ > 0 && gzipQ >= deflateQ:
+		return "gzip"
+	case deflateQ > 0:
+		return "deflate"
+	}
+	return ""
 }

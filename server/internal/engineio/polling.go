@@ -160,15 +160,8 @@ func (t *pollingTransport) onPoll(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 	}
-	if threshold := s.srv.opts.CompressThreshold; compress && threshold >= 0 && len(body) >= threshold {
-		if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
-			if z, err := s.srv.zip.compress(enc, body); err == nil {
-				body = z
-				h.Set("Content-Encoding", enc)
-			} else {
-				s.srv.log.Warn("compressing a poll", "sid", s.id, "err", err)
-			}
-		}
+	if compress {
+		body = s.srv.compressPoll(h, r, body)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
